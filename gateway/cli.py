@@ -1,0 +1,82 @@
+"""`fixgate` command line: serve, client, bench, hash-password."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import sys
+from pathlib import Path
+
+from gateway.config import ConfigError, load_config
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway import logs
+    from gateway.server import serve
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"fixgate: {exc}", file=sys.stderr)
+        return 2
+    if args.data_dir:
+        config = dataclasses.replace(config, data_dir=Path(args.data_dir))
+    if args.fix_port is not None:
+        config = dataclasses.replace(config, fix=dataclasses.replace(config.fix, port=args.fix_port))
+    if args.api_port is not None:
+        config = dataclasses.replace(config, api=dataclasses.replace(config.api, port=args.api_port))
+    logs.configure(args.log_format or config.log_format)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from gateway.passwords import hash_password
+
+    password = args.password if args.password is not None else getpass.getpass("password: ")
+    print(hash_password(password))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gateway.bench import add_bench_parser
+    from gateway.fix_client import add_client_parser
+
+    parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (FIX acceptor, OMS, REST API)")
+    serve.add_argument("--config", help="TOML config file (default: the built-in demo config)")
+    serve.add_argument("--data-dir", help="override server.data_dir")
+    serve.add_argument("--fix-port", type=int, help="override fix.port")
+    serve.add_argument("--api-port", type=int, help="override api.port")
+    serve.add_argument("--log-format", choices=["console", "json"], help="override log_format")
+    serve.set_defaults(func=_serve)
+
+    hp = sub.add_parser("hash-password", help="print a pbkdf2_sha256 hash for the config")
+    hp.add_argument("password", nargs="?", help="the password (prompted for when omitted)")
+    hp.set_defaults(func=_hash_password)
+
+    add_client_parser(sub)
+    add_bench_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""FIX <-> domain: inbound messages to commands, reports to outbound messages.
+
+Works on plain tag->value dicts so it is testable without quickfix; the
+acceptor does the quickfix-specific reading and writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.enums import ExecType, OrdStatus
+from oms.reports import CancelReject, ExecutionReport
+
+Fields = dict[int, str]
+Command = SubmitOrder | CancelOrder | ReplaceOrder | StatusRequest
+
+
+class MappingError(ValueError):
+    """A field is missing or malformed; the message is a readable Text(58)."""
+
+    def __init__(self, text: str, tag: int | None = None) -> None:
+        super().__init__(text)
+        self.tag = tag
+
+
+def _req(f: Fields, tag: int, name: str) -> str:
+    value = f.get(tag)
+    if value is None or value == "":
+        raise MappingError(f"required field {name}({tag}) missing", tag)
+    return value
+
+
+def _dec(f: Fields, tag: int, name: str, required: bool = False) -> Decimal | None:
+    raw = f.get(tag)
+    if raw is None or raw == "":
+        if required:
+            raise MappingError(f"required field {name}({tag}) missing", tag)
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise MappingError(f"{name}({tag}) is not a number: {raw!r}", tag) from None
+    if not value.is_finite():
+        raise MappingError(f"{name}({tag}) is not a finite number: {raw!r}", tag)
+    return value
+
+
+def new_order(f: Fields, session: str, default_account: str) -> SubmitOrder:
+    return SubmitOrder(
+        cl_ord_id=_req(f, 11, "ClOrdID"),
+        account=f.get(1) or default_account,
+        symbol=_req(f, 55, "Symbol"),
+        side=_req(f, 54, "Side"),
+        ord_type=_req(f, 40, "OrdType"),
+        qty=_dec(f, 38, "OrderQty", required=True) or Decimal(0),
+        time_in_force=f.get(59) or "0",
+        price=_dec(f, 44, "Price"),
+        stop_px=_dec(f, 99, "StopPx"),
+        session=session,
+    )
+
+
+def cancel_order(f: Fields, session: str) -> CancelOrder:
+    return CancelOrder(
+        cl_ord_id=_req(f, 11, "ClOrdID"),
+        orig_cl_ord_id=f.get(41),
+        order_id=f.get(37),
+        session=session,
+        requested_by=session,
+    )
+
+
+def replace_order(f: Fields, session: str) -> ReplaceOrder:
+    return ReplaceOrder(
+        cl_ord_id=_req(f, 11, "ClOrdID"),
+        orig_cl_ord_id=f.get(41),
+        order_id=f.get(37),
+        qty=_dec(f, 38, "OrderQty", required=True) or Decimal(0),
+        price=_dec(f, 44, "Price"),
+        stop_px=_dec(f, 99, "StopPx"),
+        ord_type=f.get(40),
+        side=f.get(54),
+        symbol=f.get(55),
+        session=session,
+    )
+
+
+def status_request(f: Fields, session: str) -> StatusRequest:
+    return StatusRequest(cl_ord_id=f.get(11), order_id=f.get(37), session=session)
+
+
+INBOUND: dict[str, Callable[..., Command]] = {
+    "D": new_order,
+    "F": cancel_order,
+    "G": replace_order,
+    "H": status_request,
+}
+
+
+def _fmt(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def transact_time() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+
+
+def execution_report(r: ExecutionReport, begin_string: str) -> list[tuple[int, str]]:
+    """The body of an ExecutionReport(8) for this session's FIX version."""
+    exec_type = r.exec_type.value
+    fields: list[tuple[int, str]] = [(37, r.order_id), (11, r.cl_ord_id)]
+    if r.orig_cl_ord_id and r.exec_type in (ExecType.CANCELED, ExecType.REPLACED):
+        fields.append((41, r.orig_cl_ord_id))
+    if begin_string == "FIX.4.2":
+        # 4.2 has ExecTransType and no Trade/OrderStatus ExecType values.
+        trans = "3" if r.exec_type is ExecType.ORDER_STATUS else "0"
+        if r.exec_type is ExecType.TRADE:
+            exec_type = "2" if r.ord_status is OrdStatus.FILLED else "1"
+        elif r.exec_type is ExecType.ORDER_STATUS:
+            exec_type = r.ord_status.value
+        fields.append((20, trans))
+    fields += [(17, r.exec_id), (150, exec_type), (39, r.ord_status.value)]
+    if r.account:
+        fields.append((1, r.account))
+    fields += [(55, r.symbol), (54, r.side)]
+    if r.ord_type:
+        fields.append((40, r.ord_type))
+    if r.time_in_force:
+        fields.append((59, r.time_in_force))
+    fields.append((38, _fmt(r.qty)))
+    if r.price is not None:
+        fields.append((44, _fmt(r.price)))
+    if r.stop_px is not None:
+        fields.append((99, _fmt(r.stop_px)))
+    if r.exec_type is ExecType.TRADE:
+        fields += [(32, _fmt(r.last_qty)), (31, _fmt(r.last_px))]
+    fields += [(14, _fmt(r.cum_qty)), (151, _fmt(r.leaves_qty)), (6, _fmt(r.avg_px))]
+    if r.ord_rej_reason is not None and r.ord_status is OrdStatus.REJECTED:
+        fields.append((103, str(r.ord_rej_reason)))
+    if r.text:
+        fields.append((58, r.text))
+    fields.append((60, transact_time()))
+    return fields
+
+
+def cancel_reject(r: CancelReject) -> list[tuple[int, str]]:
+    fields = [(37, r.order_id), (11, r.cl_ord_id), (41, r.orig_cl_ord_id),
+              (39, r.ord_status.value), (434, r.response_to), (102, str(r.cxl_rej_reason))]
+    if r.account:
+        fields.append((1, r.account))
+    fields.append((58, r.text))
+    return fields

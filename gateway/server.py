@@ -1,0 +1,178 @@
+"""The composition root: one function of a Config builds and runs a whole server.
+
+Tests build the same server with a test config; nothing else wires parts together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+import uvicorn
+
+from compliance.pretrade import ComplianceGate
+from gateway.api.app import ApiContext, create_app
+from gateway.config import Config, VenueConfig
+from gateway.database import EmbeddedPostgres, migrate
+from gateway.fix.acceptor import FixAcceptor
+from gateway.fix.mapping import Command
+from gateway.journal_pg import PostgresJournal
+from gateway.sim.exchange import SimExchange
+from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.instruments import Universe
+from oms.service import OrderService
+from oms.universe import default_universe
+from oms.venue import Venue
+from risk import kill_switch as ks_mod
+from risk.kill_switch import KillSwitch
+from risk.pretrade import RiskGate
+
+log = structlog.get_logger("server")
+
+
+def build_venue(cfg: VenueConfig, universe: Universe) -> Venue:
+    if cfg.kind == "sim":
+        opts = cfg.options
+        return SimExchange(universe, name=cfg.name, seed=int(opts.get("seed", 7)),
+                           liquidity=bool(opts.get("liquidity", True)),
+                           tick_interval=float(opts.get("tick_interval", 0.05)))
+    raise ValueError(f"venue {cfg.name}: unknown kind {cfg.kind!r} (supported: sim)")
+
+
+def jwt_secret(config: Config) -> str:
+    """The configured secret, or one generated on first start and kept in data_dir."""
+    if config.api.jwt_secret:
+        return config.api.jwt_secret
+    path = config.data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret
+
+
+class Server:
+    def __init__(self, config: Config, *, gates: bool = True) -> None:
+        self.config = config
+        self.gates_enabled = gates
+        self.data_dir = Path(config.data_dir).resolve()
+        self.embedded: EmbeddedPostgres | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.service: OrderService | None = None
+        self.acceptor: FixAcceptor | None = None
+        self.kill_switch = KillSwitch()
+        self._api: uvicorn.Server | None = None
+        self._api_task: asyncio.Task[Any] | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        url = cfg.database_url
+        if not url:
+            self.embedded = EmbeddedPostgres(self.data_dir)
+            url = await asyncio.to_thread(self.embedded.start)
+        self.pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+        await migrate(self.pool)
+
+        universe = default_universe()
+        venues = {v.name: build_venue(v, universe) for v in cfg.venues}
+        gates = [ComplianceGate(), RiskGate(cfg.limits, self.kill_switch)] if self.gates_enabled else []
+        self.service = OrderService(
+            universe=universe, journal=PostgresJournal(self.pool), venues=venues, gates=gates,
+            default_venue=cfg.venues[0].name,
+            controls={ks_mod.KIND: self.kill_switch.apply},
+        )
+        await self.service.start()
+
+        loop = asyncio.get_running_loop()
+        self.acceptor = FixAcceptor(cfg, loop, self._dispatch)
+        self.service.add_sink(self.acceptor)
+        self.acceptor.start(self.data_dir)
+
+        app = create_app(ApiContext(service=self.service, config=cfg.api,
+                                    jwt_secret=jwt_secret(cfg), kill_switch=self.kill_switch,
+                                    sessions=self.acceptor.session_states))
+        self._api = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
+                                                  log_level="warning", lifespan="off",
+                                                  access_log=False))
+        self._api_task = asyncio.create_task(self._api.serve(), name="rest-api")
+        while not self._api.started:
+            if self._api_task.done():
+                self._api_task.result()  # raises the bind error
+                raise RuntimeError("REST API stopped during start")
+            await asyncio.sleep(0.02)
+        log.info("fixgate started", fix=f"{cfg.fix.host}:{cfg.fix.port}",
+                 api=f"http://{cfg.api.host}:{cfg.api.port}", data_dir=str(self.data_dir))
+
+    def _dispatch(self, cmd: Command) -> None:
+        service = self.service
+        assert service is not None
+        try:
+            match cmd:
+                case SubmitOrder():
+                    service.submit(cmd)
+                case CancelOrder():
+                    service.cancel(cmd)
+                case ReplaceOrder():
+                    service.replace(cmd)
+                case StatusRequest():
+                    service.status(cmd)
+        except Exception:
+            log.exception("command failed", command=repr(cmd))
+
+    async def stop(self) -> None:
+        if self._api is not None:
+            self._api.should_exit = True
+            if self._api_task is not None:
+                with contextlib.suppress(Exception):
+                    await self._api_task
+        if self.acceptor is not None:
+            await asyncio.to_thread(self.acceptor.stop)
+        if self.service is not None:
+            with contextlib.suppress(Exception):
+                await self.service.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+    def banner(self) -> str:
+        cfg = self.config
+        users = ", ".join(f"{u.name} ({'/'.join(u.roles)})" for u in cfg.api.users) or "none"
+        clients = ", ".join(f"{c.comp_id} {c.begin_string}" for c in cfg.fix.clients) or "none"
+        return "\n".join([
+            "fixgate is running",
+            f"  FIX acceptor   {cfg.fix.host}:{cfg.fix.port}  SenderCompID={cfg.fix.sender_comp_id}"
+            f"  sessions: {clients}",
+            f"  REST API       http://{cfg.api.host}:{cfg.api.port}  (docs: /docs)",
+            f"  API users      {users}",
+            f"  log in         curl -d 'username=admin&password=...' "
+            f"http://{cfg.api.host}:{cfg.api.port}/auth/token",
+            f"  try an order   fixgate client --port {cfg.fix.port} order --symbol AAPL "
+            "--side buy --qty 100 --price 173.45",
+            f"  data dir       {self.data_dir}",
+        ])
+
+
+async def serve(config: Config) -> None:
+    server = Server(config)
+    await server.start()
+    print(server.banner(), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("fixgate stopping")
+        await server.stop()

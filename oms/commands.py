@@ -1,0 +1,57 @@
+"""Commands: what a FIX client, an operator or an agent asks the OMS to do.
+
+Fields arrive as the caller sent them (side, order type and time in force as
+FIX codes) so that one validator turns every bad value into a readable reject,
+whichever door the order came through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitOrder:
+    cl_ord_id: str
+    account: str
+    symbol: str
+    side: str
+    ord_type: str
+    qty: Decimal
+    time_in_force: str = "0"
+    price: Decimal | None = None
+    stop_px: Decimal | None = None
+    session: str | None = None
+    venue: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    cl_ord_id: str
+    orig_cl_ord_id: str | None = None
+    order_id: str | None = None
+    session: str | None = None
+    requested_by: str = ""
+    reason: str = "canceled on request"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceOrder:
+    cl_ord_id: str
+    qty: Decimal
+    orig_cl_ord_id: str | None = None
+    order_id: str | None = None
+    price: Decimal | None = None
+    stop_px: Decimal | None = None
+    ord_type: str | None = None
+    side: str | None = None
+    symbol: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusRequest:
+    cl_ord_id: str | None = None
+    order_id: str | None = None
+    session: str | None = None

@@ -1,0 +1,101 @@
+"""What the OMS tells the outside world, as snapshots taken when the fact happened.
+
+A report is built when its event is applied and delivered only after the
+event's journal batch commits, so it can never describe a state that is not
+durable, even if later events have already changed the order in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from oms.enums import ExecType, OrdStatus
+from oms.order import Order
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    session: str | None
+    order_id: str
+    exec_id: str
+    exec_type: ExecType
+    ord_status: OrdStatus
+    cl_ord_id: str
+    orig_cl_ord_id: str | None
+    account: str
+    symbol: str
+    side: str  # FIX codes, so a refused order can echo what the client sent
+    ord_type: str
+    time_in_force: str
+    qty: Decimal
+    price: Decimal | None
+    stop_px: Decimal | None
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    last_qty: Decimal = Decimal(0)
+    last_px: Decimal = Decimal(0)
+    ord_rej_reason: int | None = None
+    text: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        order: Order,
+        exec_type: ExecType,
+        exec_id: str,
+        *,
+        last_qty: Decimal = Decimal(0),
+        last_px: Decimal = Decimal(0),
+        ord_rej_reason: int | None = None,
+        text: str = "",
+    ) -> ExecutionReport:
+        return cls(
+            session=order.session,
+            order_id=order.order_id,
+            exec_id=exec_id,
+            exec_type=exec_type,
+            ord_status=order.status,
+            cl_ord_id=order.cl_ord_id,
+            orig_cl_ord_id=order.orig_cl_ord_id,
+            account=order.account,
+            symbol=order.symbol,
+            side=order.side.value,
+            ord_type=order.ord_type.value,
+            time_in_force=order.time_in_force.value,
+            qty=order.qty,
+            price=order.price,
+            stop_px=order.stop_px,
+            cum_qty=order.cum_qty,
+            leaves_qty=order.leaves_qty,
+            avg_px=order.avg_px,
+            last_qty=last_qty,
+            last_px=last_px,
+            ord_rej_reason=ord_rej_reason,
+            text=text,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReject:
+    """OrderCancelReject(9) content."""
+
+    session: str | None
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    order_id: str  # "NONE" when the order is unknown, as FIX prescribes
+    ord_status: OrdStatus
+    response_to: str  # CxlRejResponseTo
+    cxl_rej_reason: int
+    text: str
+    account: str = ""
+
+
+class ReportSink(Protocol):
+    """Where reports go once durable: the FIX acceptor, and anything else listening."""
+
+    def execution_report(self, report: ExecutionReport) -> None: ...
+
+    def cancel_reject(self, reject: CancelReject) -> None: ...
