@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import sys
@@ -24,9 +25,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.data_dir:
         config = dataclasses.replace(config, data_dir=Path(args.data_dir))
     if args.fix_port is not None:
-        config = dataclasses.replace(config, fix=dataclasses.replace(config.fix, port=args.fix_port))
+        config = dataclasses.replace(
+            config, fix=dataclasses.replace(config.fix, port=args.fix_port)
+        )
     if args.api_port is not None:
-        config = dataclasses.replace(config, api=dataclasses.replace(config.api, port=args.api_port))
+        config = dataclasses.replace(
+            config, api=dataclasses.replace(config.api, port=args.api_port)
+        )
     logs.configure(args.log_format or config.log_format)
     try:
         import uvloop
@@ -34,10 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

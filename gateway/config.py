@@ -116,10 +116,10 @@ class Config:
     data_dir: Path = Path("var")
     log_format: str = "console"
     database_url: str = ""
-    fix: FixConfig = FixConfig()
-    api: ApiConfig = ApiConfig()
+    fix: FixConfig = field(default_factory=FixConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     venues: tuple[VenueConfig, ...] = (VenueConfig("SIM", "sim"),)
-    limits: OrderLimits = OrderLimits()
+    limits: OrderLimits = field(default_factory=OrderLimits)
 
 
 _SECTIONS = {"server", "database", "fix", "api", "venues", "limits"}
@@ -150,27 +150,38 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     _take(raw, "top level", _SECTIONS)
     server = _take(raw.get("server", {}), "server", {"data_dir", "log_format"})
     database = _take(raw.get("database", {}), "database", {"url"})
-    fix = _take(raw.get("fix", {}), "fix",
-                {"host", "port", "sender_comp_id", "clients", "settings"})
-    api = _take(raw.get("api", {}), "api",
-                {"host", "port", "jwt_secret", "token_ttl_s", "issuer", "users"})
-    limits = _take(raw.get("limits", {}), "limits",
-                   {"max_order_qty", "max_order_notional", "price_collar_pct"})
+    fix = _take(
+        raw.get("fix", {}), "fix", {"host", "port", "sender_comp_id", "clients", "settings"}
+    )
+    api = _take(
+        raw.get("api", {}), "api", {"host", "port", "jwt_secret", "token_ttl_s", "issuer", "users"}
+    )
+    limits = _take(
+        raw.get("limits", {}), "limits", {"max_order_qty", "max_order_notional", "price_collar_pct"}
+    )
 
     clients = []
     for i, c in enumerate(fix.get("clients", [])):
-        c = _take(c, f"fix.clients[{i}]",
-                  {"comp_id", "begin_string", "password", "account", "settings"})
+        c = _take(
+            c, f"fix.clients[{i}]", {"comp_id", "begin_string", "password", "account", "settings"}
+        )
         if "comp_id" not in c:
             raise ConfigError(f"[fix.clients[{i}]]: comp_id is required")
         begin = c.get("begin_string", "FIX.4.4")
         if begin not in VALID_BEGIN_STRINGS:
-            raise ConfigError(f"[fix.clients[{i}]]: begin_string {begin!r} is not one of "
-                              f"{', '.join(VALID_BEGIN_STRINGS)}")
-        clients.append(FixClientConfig(
-            comp_id=c["comp_id"], begin_string=begin, password=c.get("password"),
-            account=c.get("account"),
-            settings=_settings(c.get("settings", {}), f"fix.clients[{i}].settings")))
+            raise ConfigError(
+                f"[fix.clients[{i}]]: begin_string {begin!r} is not one of "
+                f"{', '.join(VALID_BEGIN_STRINGS)}"
+            )
+        clients.append(
+            FixClientConfig(
+                comp_id=c["comp_id"],
+                begin_string=begin,
+                password=c.get("password"),
+                account=c.get("account"),
+                settings=_settings(c.get("settings", {}), f"fix.clients[{i}].settings"),
+            )
+        )
     comp_ids = [c.comp_id for c in clients]
     if len(set(comp_ids)) != len(comp_ids):
         raise ConfigError("[fix.clients]: comp_id values must be unique")
@@ -186,8 +197,11 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     for i, v in enumerate(raw.get("venues", [{"name": "SIM", "kind": "sim"}])):
         if "name" not in v or "kind" not in v:
             raise ConfigError(f"[venues[{i}]]: name and kind are required")
-        venues.append(VenueConfig(v["name"], v["kind"],
-                                  {k: val for k, val in v.items() if k not in ("name", "kind")}))
+        venues.append(
+            VenueConfig(
+                v["name"], v["kind"], {k: val for k, val in v.items() if k not in ("name", "kind")}
+            )
+        )
 
     data_dir = Path(server.get("data_dir", "var"))
     if base_dir is not None and not data_dir.is_absolute():
@@ -200,14 +214,21 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         data_dir=data_dir,
         log_format=server.get("log_format", "console"),
         database_url=database.get("url", ""),
-        fix=FixConfig(host=fix.get("host", "127.0.0.1"), port=int(fix.get("port", 9878)),
-                      sender_comp_id=fix.get("sender_comp_id", "FIXGATE"),
-                      clients=tuple(clients),
-                      settings=_settings(fix.get("settings", {}), "fix.settings")),
-        api=ApiConfig(host=api.get("host", "127.0.0.1"), port=int(api.get("port", 8000)),
-                      jwt_secret=api.get("jwt_secret", ""),
-                      token_ttl_s=int(api.get("token_ttl_s", 3600)),
-                      issuer=api.get("issuer", "fixgate"), users=tuple(users)),
+        fix=FixConfig(
+            host=fix.get("host", "127.0.0.1"),
+            port=int(fix.get("port", 9878)),
+            sender_comp_id=fix.get("sender_comp_id", "FIXGATE"),
+            clients=tuple(clients),
+            settings=_settings(fix.get("settings", {}), "fix.settings"),
+        ),
+        api=ApiConfig(
+            host=api.get("host", "127.0.0.1"),
+            port=int(api.get("port", 8000)),
+            jwt_secret=api.get("jwt_secret", ""),
+            token_ttl_s=int(api.get("token_ttl_s", 3600)),
+            issuer=api.get("issuer", "fixgate"),
+            users=tuple(users),
+        ),
         venues=tuple(venues),
         limits=order_limits,
     )

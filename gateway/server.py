@@ -40,9 +40,13 @@ log = structlog.get_logger("server")
 def build_venue(cfg: VenueConfig, universe: Universe) -> Venue:
     if cfg.kind == "sim":
         opts = cfg.options
-        return SimExchange(universe, name=cfg.name, seed=int(opts.get("seed", 7)),
-                           liquidity=bool(opts.get("liquidity", True)),
-                           tick_interval=float(opts.get("tick_interval", 0.05)))
+        return SimExchange(
+            universe,
+            name=cfg.name,
+            seed=int(opts.get("seed", 7)),
+            liquidity=bool(opts.get("liquidity", True)),
+            tick_interval=float(opts.get("tick_interval", 0.05)),
+        )
     raise ValueError(f"venue {cfg.name}: unknown kind {cfg.kind!r} (supported: sim)")
 
 
@@ -85,9 +89,14 @@ class Server:
 
         universe = default_universe()
         venues = {v.name: build_venue(v, universe) for v in cfg.venues}
-        gates = [ComplianceGate(), RiskGate(cfg.limits, self.kill_switch)] if self.gates_enabled else []
+        gates = (
+            [ComplianceGate(), RiskGate(cfg.limits, self.kill_switch)] if self.gates_enabled else []
+        )
         self.service = OrderService(
-            universe=universe, journal=PostgresJournal(self.pool), venues=venues, gates=gates,
+            universe=universe,
+            journal=PostgresJournal(self.pool),
+            venues=venues,
+            gates=gates,
             default_venue=cfg.venues[0].name,
             controls={ks_mod.KIND: self.kill_switch.apply},
         )
@@ -98,20 +107,37 @@ class Server:
         self.service.add_sink(self.acceptor)
         self.acceptor.start(self.data_dir)
 
-        app = create_app(ApiContext(service=self.service, config=cfg.api,
-                                    jwt_secret=jwt_secret(cfg), kill_switch=self.kill_switch,
-                                    sessions=self.acceptor.session_states))
-        self._api = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
-                                                  log_level="warning", lifespan="off",
-                                                  access_log=False))
+        app = create_app(
+            ApiContext(
+                service=self.service,
+                config=cfg.api,
+                jwt_secret=jwt_secret(cfg),
+                kill_switch=self.kill_switch,
+                sessions=self.acceptor.session_states,
+            )
+        )
+        self._api = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=cfg.api.host,
+                port=cfg.api.port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+        )
         self._api_task = asyncio.create_task(self._api.serve(), name="rest-api")
         while not self._api.started:
             if self._api_task.done():
                 self._api_task.result()  # raises the bind error
                 raise RuntimeError("REST API stopped during start")
             await asyncio.sleep(0.02)
-        log.info("fixgate started", fix=f"{cfg.fix.host}:{cfg.fix.port}",
-                 api=f"http://{cfg.api.host}:{cfg.api.port}", data_dir=str(self.data_dir))
+        log.info(
+            "fixgate started",
+            fix=f"{cfg.fix.host}:{cfg.fix.port}",
+            api=f"http://{cfg.api.host}:{cfg.api.port}",
+            data_dir=str(self.data_dir),
+        )
 
     def _dispatch(self, cmd: Command) -> None:
         service = self.service
@@ -149,18 +175,21 @@ class Server:
         cfg = self.config
         users = ", ".join(f"{u.name} ({'/'.join(u.roles)})" for u in cfg.api.users) or "none"
         clients = ", ".join(f"{c.comp_id} {c.begin_string}" for c in cfg.fix.clients) or "none"
-        return "\n".join([
-            "fixgate is running",
-            f"  FIX acceptor   {cfg.fix.host}:{cfg.fix.port}  SenderCompID={cfg.fix.sender_comp_id}"
-            f"  sessions: {clients}",
-            f"  REST API       http://{cfg.api.host}:{cfg.api.port}  (docs: /docs)",
-            f"  API users      {users}",
-            f"  log in         curl -d 'username=admin&password=...' "
-            f"http://{cfg.api.host}:{cfg.api.port}/auth/token",
-            f"  try an order   fixgate client --port {cfg.fix.port} order --symbol AAPL "
-            "--side buy --qty 100 --price 173.45",
-            f"  data dir       {self.data_dir}",
-        ])
+        return "\n".join(
+            [
+                "fixgate is running",
+                f"  FIX acceptor   {cfg.fix.host}:{cfg.fix.port}"
+                f"  SenderCompID={cfg.fix.sender_comp_id}"
+                f"  sessions: {clients}",
+                f"  REST API       http://{cfg.api.host}:{cfg.api.port}  (docs: /docs)",
+                f"  API users      {users}",
+                f"  log in         curl -d 'username=admin&password=...' "
+                f"http://{cfg.api.host}:{cfg.api.port}/auth/token",
+                f"  try an order   fixgate client --port {cfg.fix.port} order --symbol AAPL "
+                "--side buy --qty 100 --price 173.45",
+                f"  data dir       {self.data_dir}",
+            ]
+        )
 
 
 async def serve(config: Config) -> None:

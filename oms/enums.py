@@ -6,10 +6,10 @@ lookup, and a trader reading a journal row sees the same codes as in a FIX log.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import IntEnum, StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "1"
     SELL = "2"
     SELL_SHORT = "5"
@@ -23,7 +23,7 @@ class Side(str, Enum):
         return 1 if self is Side.BUY else -1
 
 
-class OrdType(str, Enum):
+class OrdType(StrEnum):
     MARKET = "1"
     LIMIT = "2"
     STOP = "3"
@@ -38,14 +38,14 @@ class OrdType(str, Enum):
         return self in (OrdType.STOP, OrdType.STOP_LIMIT)
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     DAY = "0"
     GTC = "1"
     IOC = "3"
     FOK = "4"
 
 
-class OrdStatus(str, Enum):
+class OrdStatus(StrEnum):
     """OrdStatus(39)."""
 
     PENDING_NEW = "A"
@@ -63,7 +63,7 @@ class OrdStatus(str, Enum):
         return self in (OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED)
 
 
-class ExecType(str, Enum):
+class ExecType(StrEnum):
     """ExecType(150), FIX 4.4 values (FIX 4.2 differences are handled in the FIX mapping)."""
 
     NEW = "0"
@@ -77,7 +77,7 @@ class ExecType(str, Enum):
     ORDER_STATUS = "I"
 
 
-class OrdRejReason(int, Enum):
+class OrdRejReason(IntEnum):
     """OrdRejReason(103)."""
 
     BROKER_OPTION = 0
@@ -94,7 +94,7 @@ class OrdRejReason(int, Enum):
     OTHER = 99
 
 
-class CxlRejReason(int, Enum):
+class CxlRejReason(IntEnum):
     """CxlRejReason(102)."""
 
     TOO_LATE_TO_CANCEL = 0
@@ -105,7 +105,7 @@ class CxlRejReason(int, Enum):
     OTHER = 99
 
 
-class CxlRejResponseTo(str, Enum):
+class CxlRejResponseTo(StrEnum):
     """CxlRejResponseTo(434): which request an OrderCancelReject answers."""
 
     CANCEL = "1"

@@ -182,7 +182,10 @@ class Order:
             target = handler(event, target)
         if target is None:
             raise InvalidTransition(self.order_id, self.status, event.kind)
-        if target in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE) and not self.is_pending_request:
+        if (
+            target in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE)
+            and not self.is_pending_request
+        ):
             self.previous_status = self.status
         self.status = target
         self.updated = event.ts
@@ -219,12 +222,16 @@ class Order:
         self.triggered = True
         return target
 
-    def _on_pending_cancel(self, e: OrderPendingCancel, target: OrdStatus | None) -> OrdStatus | None:
+    def _on_pending_cancel(
+        self, e: OrderPendingCancel, target: OrdStatus | None
+    ) -> OrdStatus | None:
         self.pending_cl_ord_id = e.cl_ord_id
         self.pending_reason = e.reason
         return target
 
-    def _on_pending_replace(self, e: OrderPendingReplace, target: OrdStatus | None) -> OrdStatus | None:
+    def _on_pending_replace(
+        self, e: OrderPendingReplace, target: OrdStatus | None
+    ) -> OrdStatus | None:
         self.pending_cl_ord_id = e.cl_ord_id
         self.pending_replace = e
         return target
@@ -248,7 +255,9 @@ class Order:
         self.text = e.reason
         return target
 
-    def _on_cancel_rejected(self, e: OrderCancelRejected, target: OrdStatus | None) -> OrdStatus | None:
+    def _on_cancel_rejected(
+        self, e: OrderCancelRejected, target: OrdStatus | None
+    ) -> OrdStatus | None:
         self._clear_pending()
         restored = self.previous_status or self._status_by_fill()
         self.previous_status = None

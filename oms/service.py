@@ -12,6 +12,7 @@ group commit, and nothing acknowledged before it is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -112,10 +113,8 @@ class OrderService:
         await self.barrier()
         if self._flusher is not None:
             self._flusher.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
-            except asyncio.CancelledError:
-                pass
         for venue in self.venues.values():
             await venue.stop()
 
@@ -150,14 +149,23 @@ class OrderService:
         for order in list(self.orders.values()):
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.
-                self._record(order, OrderCanceled(order_id=order.order_id,
-                                                  reason="canceled at restart: cancel was pending"))
+                self._record(
+                    order,
+                    OrderCanceled(
+                        order_id=order.order_id, reason="canceled at restart: cancel was pending"
+                    ),
+                )
                 self._report(order, ExecType.CANCELED, text=order.text)
             elif order.status is OrdStatus.PENDING_REPLACE:
                 pending = order.pending_replace
                 cl_ord_id = pending.cl_ord_id if pending else ""
-                self._reject_request(order, cl_ord_id, CxlRejResponseTo.REPLACE,
-                                     CxlRejReason.OTHER, "replace not confirmed before restart")
+                self._reject_request(
+                    order,
+                    cl_ord_id,
+                    CxlRejResponseTo.REPLACE,
+                    CxlRejReason.OTHER,
+                    "replace not confirmed before restart",
+                )
             if order.is_open:
                 self._after(lambda o=order: self._send_to_venue(o))
         self._wake.set()
@@ -176,8 +184,9 @@ class OrderService:
 
     def _after_apply(self, order: Order, event: OrderEvent) -> None:
         if isinstance(event, OrderFilled):
-            self.positions.apply_fill(order.account, order.symbol,
-                                      event.last_qty * order.side.sign, event.last_px)
+            self.positions.apply_fill(
+                order.account, order.symbol, event.last_qty * order.side.sign, event.last_px
+            )
 
     def _after(self, action: Callable[[], None]) -> None:
         self._after_commit.append(action)
@@ -194,8 +203,11 @@ class OrderService:
                     await self.journal.append(batch)
                 except Exception as exc:  # the journal is gone: stop acknowledging anything
                     self._failed = exc
-                    log.critical("journal append failed; refusing all further work",
-                                 error=repr(exc), events=len(batch))
+                    log.critical(
+                        "journal append failed; refusing all further work",
+                        error=repr(exc),
+                        events=len(batch),
+                    )
                     return
                 self.batches_committed += 1
             for action in actions:
@@ -247,7 +259,9 @@ class OrderService:
         self.orders.setdefault(order.order_id, order)
         self._by_cl_ord_id.setdefault((order.session, cl_ord_id), order.order_id)
 
-    def find(self, session: str | None, order_id: str | None, cl_ord_id: str | None) -> Order | None:
+    def find(
+        self, session: str | None, order_id: str | None, cl_ord_id: str | None
+    ) -> Order | None:
         """An order by OrderID or by the session's ClOrdID; a FIX session sees only its own."""
         order = None
         if order_id:
@@ -267,8 +281,11 @@ class OrderService:
         return instrument.reference_price if instrument else None
 
     def working_orders(self, account: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values()
-                if o.is_open and (account is None or o.account == account)]
+        return [
+            o
+            for o in self.orders.values()
+            if o.is_open and (account is None or o.account == account)
+        ]
 
     # -- commands ----------------------------------------------------------------
 
@@ -286,9 +303,17 @@ class OrderService:
             self._refuse_malformed(cmd, order_id, codes)
             return order_id
         submitted = OrderSubmitted(
-            order_id=order_id, cl_ord_id=cmd.cl_ord_id, account=cmd.account, symbol=cmd.symbol,
-            side=codes.side, ord_type=codes.ord_type, time_in_force=codes.time_in_force,
-            qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px, session=cmd.session,
+            order_id=order_id,
+            cl_ord_id=cmd.cl_ord_id,
+            account=cmd.account,
+            symbol=cmd.symbol,
+            side=codes.side,
+            ord_type=codes.ord_type,
+            time_in_force=codes.time_in_force,
+            qty=cmd.qty,
+            price=cmd.price,
+            stop_px=cmd.stop_px,
+            session=cmd.session,
             venue=cmd.venue or self.default_venue,
         )
         order = Order.from_submitted(submitted)
@@ -300,11 +325,21 @@ class OrderService:
             denial = Denial("journal", failed)
         if denial is not None:
             log.info("order rejected", order_id=order_id, check=denial.check, reason=denial.reason)
-            self._record(order, OrderRejected(order_id=order_id, reason=denial.reason,
-                                              ord_rej_reason=int(denial.ord_rej_reason),
-                                              check=denial.check))
-            self._report(order, ExecType.REJECTED, ord_rej_reason=int(denial.ord_rej_reason),
-                         text=denial.reason)
+            self._record(
+                order,
+                OrderRejected(
+                    order_id=order_id,
+                    reason=denial.reason,
+                    ord_rej_reason=int(denial.ord_rej_reason),
+                    check=denial.check,
+                ),
+            )
+            self._report(
+                order,
+                ExecType.REJECTED,
+                ord_rej_reason=int(denial.ord_rej_reason),
+                text=denial.reason,
+            )
             return order_id
         self._record(order, OrderAccepted(order_id=order_id))
         self._report(order, ExecType.NEW)
@@ -314,13 +349,15 @@ class OrderService:
     def _vet(self, order: Order) -> Denial | None:
         """Validation, then every gate in order; the first denial wins."""
         instrument = self.universe.get(order.symbol)
-        denial = check_order_terms(order.ord_type, order.time_in_force, order.qty, order.price,
-                                   order.stop_px, instrument)
+        denial = check_order_terms(
+            order.ord_type, order.time_in_force, order.qty, order.price, order.stop_px, instrument
+        )
         if denial is not None:
             return denial
         if instrument is None:
-            return Denial("unknown_symbol", f"unknown symbol {order.symbol!r}",
-                          OrdRejReason.UNKNOWN_SYMBOL)
+            return Denial(
+                "unknown_symbol", f"unknown symbol {order.symbol!r}", OrdRejReason.UNKNOWN_SYMBOL
+            )
         if order.venue not in self.venues:
             return Denial("venue", f"unknown venue {order.venue!r}", OrdRejReason.BROKER_OPTION)
         ctx = OrderContext(order, instrument, self.reference_price(order.symbol, order.venue), self)
@@ -329,25 +366,43 @@ class OrderService:
                 denial = gate.check(ctx)
             except Exception:
                 log.exception("gate raised", order_id=order.order_id, gate=type(gate).__name__)
-                denial = Denial(type(gate).__name__, "order refused: internal error in a "
-                                "pre-trade check", OrdRejReason.OTHER)
+                denial = Denial(
+                    type(gate).__name__,
+                    "order refused: internal error in a pre-trade check",
+                    OrdRejReason.OTHER,
+                )
             if denial is not None:
                 return denial
         return None
 
     def _refuse_malformed(self, cmd: SubmitOrder, order_id: str, denial: Denial) -> None:
         """An order whose codes we cannot even type: journal what came, answer what was wrong."""
-        payload = {k: (str(v) if isinstance(v, Decimal) else v)
-                   for k, v in dataclasses.asdict(cmd).items()}
+        payload = {
+            k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(cmd).items()
+        }
         payload.update(order_id=order_id, reason=denial.reason, check=denial.check)
         self._record_control(ControlEvent("order_refused", payload))
         report = ExecutionReport(
-            session=cmd.session, order_id=order_id, exec_id=f"{order_id}.1",
-            exec_type=ExecType.REJECTED, ord_status=OrdStatus.REJECTED, cl_ord_id=cmd.cl_ord_id,
-            orig_cl_ord_id=None, account=cmd.account, symbol=cmd.symbol, side=cmd.side,
-            ord_type=cmd.ord_type, time_in_force=cmd.time_in_force, qty=cmd.qty,
-            price=cmd.price, stop_px=cmd.stop_px, cum_qty=Decimal(0), leaves_qty=Decimal(0),
-            avg_px=Decimal(0), ord_rej_reason=int(denial.ord_rej_reason), text=denial.reason,
+            session=cmd.session,
+            order_id=order_id,
+            exec_id=f"{order_id}.1",
+            exec_type=ExecType.REJECTED,
+            ord_status=OrdStatus.REJECTED,
+            cl_ord_id=cmd.cl_ord_id,
+            orig_cl_ord_id=None,
+            account=cmd.account,
+            symbol=cmd.symbol,
+            side=cmd.side,
+            ord_type=cmd.ord_type,
+            time_in_force=cmd.time_in_force,
+            qty=cmd.qty,
+            price=cmd.price,
+            stop_px=cmd.stop_px,
+            cum_qty=Decimal(0),
+            leaves_qty=Decimal(0),
+            avg_px=Decimal(0),
+            ord_rej_reason=int(denial.ord_rej_reason),
+            text=denial.reason,
         )
         self._after(lambda: self._deliver_report(report))
 
@@ -357,28 +412,42 @@ class OrderService:
         ord_type = order.ord_type
         if order.triggered:  # a triggered stop works as what it became
             ord_type = OrdType.LIMIT if ord_type is OrdType.STOP_LIMIT else OrdType.MARKET
-        self.venues[order.venue].submit(VenueOrder(
-            order_id=order.order_id, account=order.account, symbol=order.symbol,
-            side=order.side, ord_type=ord_type, time_in_force=order.time_in_force,
-            qty=order.leaves_qty, price=order.price,
-            stop_px=None if order.triggered else order.stop_px,
-        ))
+        self.venues[order.venue].submit(
+            VenueOrder(
+                order_id=order.order_id,
+                account=order.account,
+                symbol=order.symbol,
+                side=order.side,
+                ord_type=ord_type,
+                time_in_force=order.time_in_force,
+                qty=order.leaves_qty,
+                price=order.price,
+                stop_px=None if order.triggered else order.stop_px,
+            )
+        )
 
-    def _request_refusal(self, order: Order | None, cmd: CancelOrder | ReplaceOrder,
-                         response_to: CxlRejResponseTo) -> tuple[CxlRejReason, str] | None:
+    def _request_refusal(
+        self, order: Order | None, cmd: CancelOrder | ReplaceOrder, response_to: CxlRejResponseTo
+    ) -> tuple[CxlRejReason, str] | None:
         """Why a cancel or replace cannot go ahead, or None when it can."""
         if order is None:
             ref = cmd.order_id or cmd.orig_cl_ord_id
             return CxlRejReason.UNKNOWN_ORDER, f"unknown order {ref!r}"
         if order.status.is_terminal:
-            return (CxlRejReason.TOO_LATE_TO_CANCEL,
-                    f"too late: order {order.order_id} is already {order.status.name.lower()}")
+            return (
+                CxlRejReason.TOO_LATE_TO_CANCEL,
+                f"too late: order {order.order_id} is already {order.status.name.lower()}",
+            )
         if order.is_pending_request:
-            return (CxlRejReason.ALREADY_PENDING,
-                    f"order {order.order_id} already has a {order.status.name.lower()} request")
+            return (
+                CxlRejReason.ALREADY_PENDING,
+                f"order {order.order_id} already has a {order.status.name.lower()} request",
+            )
         if cmd.cl_ord_id and self.by_cl_ord_id(cmd.session, cmd.cl_ord_id) is not None:
-            return (CxlRejReason.DUPLICATE_CLORDID,
-                    f"duplicate ClOrdID(11) {cmd.cl_ord_id} on this session")
+            return (
+                CxlRejReason.DUPLICATE_CLORDID,
+                f"duplicate ClOrdID(11) {cmd.cl_ord_id} on this session",
+            )
         return None
 
     def cancel(self, cmd: CancelOrder) -> Order | None:
@@ -392,8 +461,15 @@ class OrderService:
         assert order is not None
         if cmd.cl_ord_id:
             self._by_cl_ord_id.setdefault((cmd.session, cmd.cl_ord_id), order.order_id)
-        self._record(order, OrderPendingCancel(order_id=order.order_id, cl_ord_id=cmd.cl_ord_id,
-                                               requested_by=cmd.requested_by, reason=cmd.reason))
+        self._record(
+            order,
+            OrderPendingCancel(
+                order_id=order.order_id,
+                cl_ord_id=cmd.cl_ord_id,
+                requested_by=cmd.requested_by,
+                reason=cmd.reason,
+            ),
+        )
         venue = self.venues[order.venue]
         self._after(lambda: venue.cancel(order.order_id))
         return order
@@ -411,8 +487,16 @@ class OrderService:
         self._by_cl_ord_id.setdefault((cmd.session, cmd.cl_ord_id), order.order_id)
         price = cmd.price if order.ord_type.needs_price else None
         stop_px = cmd.stop_px if order.ord_type.needs_stop_px else None
-        self._record(order, OrderPendingReplace(order_id=order.order_id, cl_ord_id=cmd.cl_ord_id,
-                                                qty=cmd.qty, price=price, stop_px=stop_px))
+        self._record(
+            order,
+            OrderPendingReplace(
+                order_id=order.order_id,
+                cl_ord_id=cmd.cl_ord_id,
+                qty=cmd.qty,
+                price=price,
+                stop_px=stop_px,
+            ),
+        )
         venue = self.venues[order.venue]
         leaves = cmd.qty - order.cum_qty
         self._after(lambda: venue.replace(order.order_id, leaves, price, stop_px))
@@ -421,68 +505,125 @@ class OrderService:
     def _vet_replace(self, order: Order, cmd: ReplaceOrder) -> tuple[CxlRejReason, str] | None:
         if self._failed is not None:
             return CxlRejReason.OTHER, self._refuse_if_failed() or ""
-        for name, tag, asked, current in (("Side", 54, cmd.side, order.side.value),
-                                          ("Symbol", 55, cmd.symbol, order.symbol),
-                                          ("OrdType", 40, cmd.ord_type, order.ord_type.value)):
+        for name, tag, asked, current in (
+            ("Side", 54, cmd.side, order.side.value),
+            ("Symbol", 55, cmd.symbol, order.symbol),
+            ("OrdType", 40, cmd.ord_type, order.ord_type.value),
+        ):
             if asked is not None and asked != current:
-                return (CxlRejReason.BROKER_OPTION,
-                        f"{name}({tag}) cannot be changed by a replace ({current} -> {asked})")
+                return (
+                    CxlRejReason.BROKER_OPTION,
+                    f"{name}({tag}) cannot be changed by a replace ({current} -> {asked})",
+                )
         if cmd.qty <= order.cum_qty:
-            return (CxlRejReason.BROKER_OPTION,
-                    f"OrderQty(38) {cmd.qty} must exceed the quantity already filled "
-                    f"({order.cum_qty})")
-        candidate = dataclasses.replace(order, qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px,
-                                        fills=[])
+            return (
+                CxlRejReason.BROKER_OPTION,
+                f"OrderQty(38) {cmd.qty} must exceed the quantity already filled ({order.cum_qty})",
+            )
+        candidate = dataclasses.replace(
+            order, qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px, fills=[]
+        )
         denial = self._vet(candidate)
         if denial is not None and denial.check != "duplicate_cl_ord_id":
             return CxlRejReason.BROKER_OPTION, denial.reason
         return None
 
-    def _refuse_request(self, order: Order | None, cmd: CancelOrder | ReplaceOrder,
-                        response_to: CxlRejResponseTo, reason: CxlRejReason, text: str) -> None:
+    def _refuse_request(
+        self,
+        order: Order | None,
+        cmd: CancelOrder | ReplaceOrder,
+        response_to: CxlRejResponseTo,
+        reason: CxlRejReason,
+        text: str,
+    ) -> None:
         log.info("cancel/replace refused", order_id=order.order_id if order else None, reason=text)
         orig = cmd.orig_cl_ord_id or (order.cl_ord_id if order else "")
         reject = CancelReject(
-            session=cmd.session, cl_ord_id=cmd.cl_ord_id, orig_cl_ord_id=orig or "NONE",
+            session=cmd.session,
+            cl_ord_id=cmd.cl_ord_id,
+            orig_cl_ord_id=orig or "NONE",
             order_id=order.order_id if order else "NONE",
             ord_status=order.status if order else OrdStatus.REJECTED,
-            response_to=response_to.value, cxl_rej_reason=int(reason), text=text,
+            response_to=response_to.value,
+            cxl_rej_reason=int(reason),
+            text=text,
             account=order.account if order else "",
         )
-        self._record_control(ControlEvent("request_refused", {
-            "order_id": reject.order_id, "cl_ord_id": cmd.cl_ord_id, "session": cmd.session,
-            "response_to": response_to.value, "reason": text}))
+        self._record_control(
+            ControlEvent(
+                "request_refused",
+                {
+                    "order_id": reject.order_id,
+                    "cl_ord_id": cmd.cl_ord_id,
+                    "session": cmd.session,
+                    "response_to": response_to.value,
+                    "reason": text,
+                },
+            )
+        )
         self._after(lambda: self._deliver_cancel_reject(reject))
 
-    def _reject_request(self, order: Order, cl_ord_id: str, response_to: CxlRejResponseTo,
-                        reason: CxlRejReason, text: str) -> None:
+    def _reject_request(
+        self,
+        order: Order,
+        cl_ord_id: str,
+        response_to: CxlRejResponseTo,
+        reason: CxlRejReason,
+        text: str,
+    ) -> None:
         """A pending cancel/replace that will not happen: revert the order and tell the client."""
         orig = order.cl_ord_id
-        self._record(order, OrderCancelRejected(order_id=order.order_id, cl_ord_id=cl_ord_id,
-                                                reason=text, cxl_rej_reason=int(reason),
-                                                response_to=response_to.value))
+        self._record(
+            order,
+            OrderCancelRejected(
+                order_id=order.order_id,
+                cl_ord_id=cl_ord_id,
+                reason=text,
+                cxl_rej_reason=int(reason),
+                response_to=response_to.value,
+            ),
+        )
         if not cl_ord_id:
             return  # unsolicited (operator, kill switch): no client request to answer
         reject = CancelReject(
-            session=order.session, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
-            order_id=order.order_id, ord_status=order.status, response_to=response_to.value,
-            cxl_rej_reason=int(reason), text=text, account=order.account,
+            session=order.session,
+            cl_ord_id=cl_ord_id,
+            orig_cl_ord_id=orig,
+            order_id=order.order_id,
+            ord_status=order.status,
+            response_to=response_to.value,
+            cxl_rej_reason=int(reason),
+            text=text,
+            account=order.account,
         )
         self._after(lambda: self._deliver_cancel_reject(reject))
 
     def status(self, cmd: StatusRequest, symbol: str = "", side: str = "") -> None:
         order = self.find(cmd.session, cmd.order_id, cmd.cl_ord_id)
         if order is not None:
-            report = ExecutionReport.of(order, ExecType.ORDER_STATUS,
-                                        f"{order.order_id}.{order.version}.I", text=order.text)
+            report = ExecutionReport.of(
+                order, ExecType.ORDER_STATUS, f"{order.order_id}.{order.version}.I", text=order.text
+            )
         else:
             report = ExecutionReport(
-                session=cmd.session, order_id=cmd.order_id or "NONE",
-                exec_id=f"I.{cmd.cl_ord_id or cmd.order_id}", exec_type=ExecType.ORDER_STATUS,
-                ord_status=OrdStatus.REJECTED, cl_ord_id=cmd.cl_ord_id or "", orig_cl_ord_id=None,
-                account="", symbol=symbol, side=side or "1", ord_type="", time_in_force="",
-                qty=Decimal(0), price=None, stop_px=None, cum_qty=Decimal(0),
-                leaves_qty=Decimal(0), avg_px=Decimal(0),
+                session=cmd.session,
+                order_id=cmd.order_id or "NONE",
+                exec_id=f"I.{cmd.cl_ord_id or cmd.order_id}",
+                exec_type=ExecType.ORDER_STATUS,
+                ord_status=OrdStatus.REJECTED,
+                cl_ord_id=cmd.cl_ord_id or "",
+                orig_cl_ord_id=None,
+                account="",
+                symbol=symbol,
+                side=side or "1",
+                ord_type="",
+                time_in_force="",
+                qty=Decimal(0),
+                price=None,
+                stop_px=None,
+                cum_qty=Decimal(0),
+                leaves_qty=Decimal(0),
+                avg_px=Decimal(0),
                 ord_rej_reason=int(OrdRejReason.UNKNOWN_ORDER),
                 text=f"unknown order {cmd.cl_ord_id or cmd.order_id!r}",
             )
@@ -514,8 +655,11 @@ class OrderService:
     def cancel_all_one(self, order: Order, reason: str, by: str) -> None:
         if not order.is_open or order.is_pending_request:
             return
-        self.cancel(CancelOrder(cl_ord_id="", order_id=order.order_id, session=None,
-                                requested_by=by, reason=reason))
+        self.cancel(
+            CancelOrder(
+                cl_ord_id="", order_id=order.order_id, session=None, requested_by=by, reason=reason
+            )
+        )
 
     # -- venue events --------------------------------------------------------------
 
@@ -527,8 +671,12 @@ class OrderService:
         try:
             self._on_venue_event(order, event)
         except InvalidTransition as exc:
-            log.error("venue event refused by the order state machine", order_id=order.order_id,
-                      error=str(exc), event=repr(event))
+            log.error(
+                "venue event refused by the order state machine",
+                order_id=order.order_id,
+                error=str(exc),
+                event=repr(event),
+            )
 
     def _on_venue_event(self, order: Order, event: VenueEvent) -> None:
         oid = order.order_id
@@ -536,9 +684,16 @@ class OrderService:
             case VenueAccepted():
                 return
             case VenueFill(qty=qty, price=price, trade_id=trade_id):
-                self._record(order, OrderFilled(order_id=oid, exec_id=self._exec_id(order),
-                                                last_qty=qty, last_px=price,
-                                                venue_trade_id=trade_id))
+                self._record(
+                    order,
+                    OrderFilled(
+                        order_id=oid,
+                        exec_id=self._exec_id(order),
+                        last_qty=qty,
+                        last_px=price,
+                        venue_trade_id=trade_id,
+                    ),
+                )
                 self._report(order, ExecType.TRADE, last_qty=qty, last_px=price)
             case VenueTriggered(trigger_px=px):
                 self._record(order, OrderTriggered(order_id=oid, trigger_px=px))
@@ -552,36 +707,69 @@ class OrderService:
                 if pending is None:
                     log.error("venue replaced an order with no pending replace", order_id=oid)
                     return
-                self._record(order, OrderReplaced(order_id=oid, cl_ord_id=pending.cl_ord_id,
-                                                  qty=pending.qty, price=pending.price,
-                                                  stop_px=pending.stop_px))
+                self._record(
+                    order,
+                    OrderReplaced(
+                        order_id=oid,
+                        cl_ord_id=pending.cl_ord_id,
+                        qty=pending.qty,
+                        price=pending.price,
+                        stop_px=pending.stop_px,
+                    ),
+                )
                 self._report(order, ExecType.REPLACED)
             case VenueRequestRejected(reason=reason):
                 if not order.is_pending_request:
-                    log.warning("venue refused a request no longer pending", order_id=oid,
-                                reason=reason)
+                    log.warning(
+                        "venue refused a request no longer pending", order_id=oid, reason=reason
+                    )
                     return
-                response_to = (CxlRejResponseTo.CANCEL
-                               if order.status is OrdStatus.PENDING_CANCEL
-                               else CxlRejResponseTo.REPLACE)
-                self._reject_request(order, order.pending_cl_ord_id or "", response_to,
-                                     CxlRejReason.TOO_LATE_TO_CANCEL, reason)
+                response_to = (
+                    CxlRejResponseTo.CANCEL
+                    if order.status is OrdStatus.PENDING_CANCEL
+                    else CxlRejResponseTo.REPLACE
+                )
+                self._reject_request(
+                    order,
+                    order.pending_cl_ord_id or "",
+                    response_to,
+                    CxlRejReason.TOO_LATE_TO_CANCEL,
+                    reason,
+                )
             case VenueOrderRejected(reason=reason):
-                self._record(order, OrderRejected(order_id=oid, reason=reason,
-                                                  ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
-                                                  check="venue"))
-                self._report(order, ExecType.REJECTED, text=reason,
-                             ord_rej_reason=int(OrdRejReason.BROKER_OPTION))
+                self._record(
+                    order,
+                    OrderRejected(
+                        order_id=oid,
+                        reason=reason,
+                        ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
+                        check="venue",
+                    ),
+                )
+                self._report(
+                    order,
+                    ExecType.REJECTED,
+                    text=reason,
+                    ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
+                )
 
     # -- views ---------------------------------------------------------------------
 
-    def list_orders(self, *, status: Iterable[str] | None = None, account: str | None = None,
-                    symbol: str | None = None) -> list[Order]:
+    def list_orders(
+        self,
+        *,
+        status: Iterable[str] | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+    ) -> list[Order]:
         wanted = set(status) if status else None
-        return [o for o in self.orders.values()
-                if (wanted is None or o.status.value in wanted or o.status.name in wanted)
-                and (account is None or o.account == account)
-                and (symbol is None or o.symbol == symbol)]
+        return [
+            o
+            for o in self.orders.values()
+            if (wanted is None or o.status.value in wanted or o.status.name in wanted)
+            and (account is None or o.account == account)
+            and (symbol is None or o.symbol == symbol)
+        ]
 
 
 def _is_fix(session: str | None) -> bool:

@@ -29,17 +29,25 @@ class Codes:
 def parse_codes(cmd: SubmitOrder) -> Codes | Denial:
     side = _SIDES.get(cmd.side)
     if side is None:
-        return Denial("side", f"unsupported Side(54)={cmd.side}: use 1 (Buy), 2 (Sell) or 5 (SellShort)",
-                      OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC)
+        return Denial(
+            "side",
+            f"unsupported Side(54)={cmd.side}: use 1 (Buy), 2 (Sell) or 5 (SellShort)",
+            OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+        )
     ord_type = _ORD_TYPES.get(cmd.ord_type)
     if ord_type is None:
-        return Denial("ord_type", f"unsupported OrdType(40)={cmd.ord_type}: use 1, 2, 3 or 4",
-                      OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC)
+        return Denial(
+            "ord_type",
+            f"unsupported OrdType(40)={cmd.ord_type}: use 1, 2, 3 or 4",
+            OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+        )
     tif = _TIFS.get(cmd.time_in_force)
     if tif is None:
-        return Denial("time_in_force",
-                      f"unsupported TimeInForce(59)={cmd.time_in_force}: use 0, 1, 3 or 4",
-                      OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC)
+        return Denial(
+            "time_in_force",
+            f"unsupported TimeInForce(59)={cmd.time_in_force}: use 0, 1, 3 or 4",
+            OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+        )
     return Codes(side, ord_type, tif)
 
 
@@ -53,28 +61,47 @@ def check_order_terms(
 ) -> Denial | None:
     """Quantity, price presence and increments; shared by new orders and replaces."""
     if not qty.is_finite() or qty <= 0:
-        return Denial("qty", f"OrderQty(38) must be positive, got {qty}",
-                      OrdRejReason.INCORRECT_QUANTITY)
+        return Denial(
+            "qty", f"OrderQty(38) must be positive, got {qty}", OrdRejReason.INCORRECT_QUANTITY
+        )
     if ord_type.needs_price and price is None:
-        return Denial("price", f"Price(44) is required for OrdType(40)={ord_type.value} "
-                      f"({ord_type.name.lower()})", OrdRejReason.OTHER)
+        return Denial(
+            "price",
+            f"Price(44) is required for OrdType(40)={ord_type.value} ({ord_type.name.lower()})",
+            OrdRejReason.OTHER,
+        )
     if ord_type.needs_stop_px and stop_px is None:
-        return Denial("stop_px", f"StopPx(99) is required for OrdType(40)={ord_type.value} "
-                      f"({ord_type.name.lower()})", OrdRejReason.OTHER)
+        return Denial(
+            "stop_px",
+            f"StopPx(99) is required for OrdType(40)={ord_type.value} ({ord_type.name.lower()})",
+            OrdRejReason.OTHER,
+        )
     if ord_type is OrdType.MARKET and time_in_force is TimeInForce.GTC:
-        return Denial("time_in_force", "a market order cannot be GTC(59=1)",
-                      OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC)
+        return Denial(
+            "time_in_force",
+            "a market order cannot be GTC(59=1)",
+            OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+        )
     for name, tag, value in (("price", 44, price), ("stop_px", 99, stop_px)):
         if value is None:
             continue
         if not value.is_finite() or value <= 0:
-            return Denial(name, f"{'Price' if tag == 44 else 'StopPx'}({tag}) must be positive, "
-                          f"got {value}", OrdRejReason.OTHER)
+            return Denial(
+                name,
+                f"{'Price' if tag == 44 else 'StopPx'}({tag}) must be positive, got {value}",
+                OrdRejReason.OTHER,
+            )
         if instrument is not None and not instrument.on_tick(value):
-            return Denial(name, f"{'Price' if tag == 44 else 'StopPx'}({tag}) {value} is not a "
-                          f"multiple of the tick size {instrument.tick_size}",
-                          OrdRejReason.INVALID_PRICE_INCREMENT)
+            return Denial(
+                name,
+                f"{'Price' if tag == 44 else 'StopPx'}({tag}) {value} is not a "
+                f"multiple of the tick size {instrument.tick_size}",
+                OrdRejReason.INVALID_PRICE_INCREMENT,
+            )
     if instrument is not None and qty % instrument.lot_size != 0:
-        return Denial("qty", f"OrderQty(38) {qty} is not a multiple of the lot size "
-                      f"{instrument.lot_size}", OrdRejReason.INCORRECT_QUANTITY)
+        return Denial(
+            "qty",
+            f"OrderQty(38) {qty} is not a multiple of the lot size {instrument.lot_size}",
+            OrdRejReason.INCORRECT_QUANTITY,
+        )
     return None

@@ -42,8 +42,12 @@ class SessionState:
 
 
 class FixAcceptor(fix.Application):  # type: ignore[misc]
-    def __init__(self, config: Config, loop: asyncio.AbstractEventLoop,
-                 dispatch: Callable[[mapping.Command], None]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        loop: asyncio.AbstractEventLoop,
+        dispatch: Callable[[mapping.Command], None],
+    ) -> None:
         super().__init__()
         self.config = config
         self.loop = loop
@@ -71,18 +75,20 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         out = []
         for s in self.sessions.values():
             session = fix.Session.lookupSession(s.session_id)
-            out.append({
-                "session_id": s.key,
-                "begin_string": s.session_id.getBeginString().getValue(),
-                "sender_comp_id": s.session_id.getSenderCompID().getValue(),
-                "target_comp_id": s.session_id.getTargetCompID().getValue(),
-                "account": s.client.account,
-                "logged_on": bool(session.isLoggedOn()) if session else False,
-                "next_sender_seq_num": session.getExpectedSenderNum() if session else None,
-                "next_target_seq_num": session.getExpectedTargetNum() if session else None,
-                "last_logon": s.last_logon,
-                "last_logout": s.last_logout,
-            })
+            out.append(
+                {
+                    "session_id": s.key,
+                    "begin_string": s.session_id.getBeginString().getValue(),
+                    "sender_comp_id": s.session_id.getSenderCompID().getValue(),
+                    "target_comp_id": s.session_id.getTargetCompID().getValue(),
+                    "account": s.client.account,
+                    "logged_on": bool(session.isLoggedOn()) if session else False,
+                    "next_sender_seq_num": session.getExpectedSenderNum() if session else None,
+                    "next_target_seq_num": session.getExpectedTargetNum() if session else None,
+                    "last_logon": s.last_logon,
+                    "last_logout": s.last_logout,
+                }
+            )
         return out
 
     # -- quickfix callbacks (quickfix threads) ----------------------------------
@@ -149,13 +155,20 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             msg_type = message.getHeader().getField(35)
             build = mapping.INBOUND.get(msg_type)
             if build is None:
-                self._business_reject(sessionID, message, msg_type, _BMR_UNSUPPORTED_MSG_TYPE,
-                                      f"unsupported MsgType(35)={msg_type}")
+                self._business_reject(
+                    sessionID,
+                    message,
+                    msg_type,
+                    _BMR_UNSUPPORTED_MSG_TYPE,
+                    f"unsupported MsgType(35)={msg_type}",
+                )
                 return
             fields = _fields(message)
             if msg_type == "D":
                 state = self.sessions.get(key)
-                account = (state.client.account if state else None) or sessionID.getTargetCompID().getValue()
+                account = (
+                    state.client.account if state else None
+                ) or sessionID.getTargetCompID().getValue()
                 cmd = build(fields, key, account)
             else:
                 cmd = build(fields, key)
@@ -164,8 +177,9 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             return
         except Exception as exc:
             log.exception("fromApp failed", session=key)
-            self._business_reject(sessionID, message, msg_type, _BMR_OTHER,
-                                  f"message could not be processed: {exc}")
+            self._business_reject(
+                sessionID, message, msg_type, _BMR_OTHER, f"message could not be processed: {exc}"
+            )
             return
         self.loop.call_soon_threadsafe(self.dispatch, cmd)
 
@@ -198,12 +212,17 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         except Exception:
             log.exception("sendToTarget failed", session=state.key, msg_type=msg_type)
 
-    def _business_reject(self, sessionID: Any, message: Any, msg_type: str, reason: str,
-                         text: str) -> None:
+    def _business_reject(
+        self, sessionID: Any, message: Any, msg_type: str, reason: str, text: str
+    ) -> None:
         """BusinessMessageReject(j): the answer to an application message we cannot act on."""
         try:
-            body = [(45, message.getHeader().getField(34)), (372, msg_type or "?"),
-                    (380, reason), (58, text)]
+            body = [
+                (45, message.getHeader().getField(34)),
+                (372, msg_type or "?"),
+                (380, reason),
+                (58, text),
+            ]
             if message.isSetField(11):
                 body.insert(1, (379, message.getField(11)))
             state = self.sessions.get(sessionID.toString())

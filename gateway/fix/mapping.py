@@ -148,8 +148,14 @@ def execution_report(r: ExecutionReport, begin_string: str) -> list[tuple[int, s
 
 
 def cancel_reject(r: CancelReject) -> list[tuple[int, str]]:
-    fields = [(37, r.order_id), (11, r.cl_ord_id), (41, r.orig_cl_ord_id),
-              (39, r.ord_status.value), (434, r.response_to), (102, str(r.cxl_rej_reason))]
+    fields = [
+        (37, r.order_id),
+        (11, r.cl_ord_id),
+        (41, r.orig_cl_ord_id),
+        (39, r.ord_status.value),
+        (434, r.response_to),
+        (102, str(r.cxl_rej_reason)),
+    ]
     if r.account:
         fields.append((1, r.account))
     fields.append((58, r.text))

@@ -35,13 +35,15 @@ DEFAULTS = {
 def render(config: Config, data_dir: Path) -> str:
     fix_dir = data_dir / "fix"
     default = dict(DEFAULTS)
-    default.update({
-        "SocketAcceptHost": config.fix.host,
-        "SocketAcceptPort": str(config.fix.port),
-        "SenderCompID": config.fix.sender_comp_id,
-        "FileStorePath": str(fix_dir / "store"),
-        "FileLogPath": str(fix_dir / "log"),
-    })
+    default.update(
+        {
+            "SocketAcceptHost": config.fix.host,
+            "SocketAcceptPort": str(config.fix.port),
+            "SenderCompID": config.fix.sender_comp_id,
+            "FileStorePath": str(fix_dir / "store"),
+            "FileLogPath": str(fix_dir / "log"),
+        }
+    )
     default.update(config.fix.settings)
     lines = ["[DEFAULT]", *(f"{k}={v}" for k, v in default.items())]
     for client in config.fix.clients:

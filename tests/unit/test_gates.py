@@ -21,13 +21,31 @@ NOW = datetime.now(UTC)
 UNIVERSE = default_universe()
 
 
-def order(qty="100", price="100.00", ord_type=OrdType.LIMIT, stop_px=None, account="ACC1",
-          cl_ord_id="C1", order_id="O1"):
-    return Order(order_id=order_id, cl_ord_id=cl_ord_id, account=account, symbol="AAPL",
-                 side=Side.BUY, ord_type=ord_type, time_in_force=TimeInForce.DAY, qty=D(qty),
-                 price=None if price is None else D(price),
-                 stop_px=None if stop_px is None else D(stop_px), session="S1", venue="SIM",
-                 created=NOW, updated=NOW)
+def order(
+    qty="100",
+    price="100.00",
+    ord_type=OrdType.LIMIT,
+    stop_px=None,
+    account="ACC1",
+    cl_ord_id="C1",
+    order_id="O1",
+):
+    return Order(
+        order_id=order_id,
+        cl_ord_id=cl_ord_id,
+        account=account,
+        symbol="AAPL",
+        side=Side.BUY,
+        ord_type=ord_type,
+        time_in_force=TimeInForce.DAY,
+        qty=D(qty),
+        price=None if price is None else D(price),
+        stop_px=None if stop_px is None else D(stop_px),
+        session="S1",
+        venue="SIM",
+        created=NOW,
+        updated=NOW,
+    )
 
 
 class Orders:
@@ -39,12 +57,12 @@ class Orders:
 
 
 def ctx(o, ref="100", orders=None):
-    return OrderContext(o, UNIVERSE.get("AAPL"), None if ref is None else D(ref),
-                        orders or Orders())
+    return OrderContext(
+        o, UNIVERSE.get("AAPL"), None if ref is None else D(ref), orders or Orders()
+    )
 
 
-LIMITS = OrderLimits(max_order_qty=D(1000), max_order_notional=D(50_000),
-                     price_collar_pct=D(10))
+LIMITS = OrderLimits(max_order_qty=D(1000), max_order_notional=D(50_000), price_collar_pct=D(10))
 
 
 def test_max_order_qty_at_limit_passes_one_over_fails():
@@ -67,8 +85,10 @@ def test_max_notional_at_limit_passes_one_cent_over_fails():
 
 def test_market_order_notional_uses_reference_price_and_needs_one():
     gate = RiskGate(LIMITS, KillSwitch())
-    assert gate.check(ctx(order(qty="501", price=None, ord_type=OrdType.MARKET))).check == \
-        "max_order_notional"
+    assert (
+        gate.check(ctx(order(qty="501", price=None, ord_type=OrdType.MARKET))).check
+        == "max_order_notional"
+    )
     denial = gate.check(ctx(order(qty="1", price=None, ord_type=OrdType.MARKET), ref=None))
     assert denial.check == "reference_price"
 
@@ -107,17 +127,25 @@ def test_duplicate_cl_ord_id_on_the_session():
     assert "duplicate ClOrdID(11) C1" in denial.reason
 
 
-@pytest.mark.parametrize("qty,price,ord_type,stop,check,text", [
-    ("0", "10", OrdType.LIMIT, None, "qty", "OrderQty(38) must be positive, got 0"),
-    ("-5", "10", OrdType.LIMIT, None, "qty", "OrderQty(38) must be positive"),
-    ("10", None, OrdType.LIMIT, None, "price", "Price(44) is required"),
-    ("10", None, OrdType.STOP, None, "stop_px", "StopPx(99) is required"),
-    ("10", "10.001", OrdType.LIMIT, None, "price", "not a multiple of the tick size"),
-    ("10.5", "10", OrdType.LIMIT, None, "qty", "lot size"),
-    ("10", "-1", OrdType.LIMIT, None, "price", "Price(44) must be positive"),
-])
+@pytest.mark.parametrize(
+    "qty,price,ord_type,stop,check,text",
+    [
+        ("0", "10", OrdType.LIMIT, None, "qty", "OrderQty(38) must be positive, got 0"),
+        ("-5", "10", OrdType.LIMIT, None, "qty", "OrderQty(38) must be positive"),
+        ("10", None, OrdType.LIMIT, None, "price", "Price(44) is required"),
+        ("10", None, OrdType.STOP, None, "stop_px", "StopPx(99) is required"),
+        ("10", "10.001", OrdType.LIMIT, None, "price", "not a multiple of the tick size"),
+        ("10.5", "10", OrdType.LIMIT, None, "qty", "lot size"),
+        ("10", "-1", OrdType.LIMIT, None, "price", "Price(44) must be positive"),
+    ],
+)
 def test_order_terms_validation_names_the_field(qty, price, ord_type, stop, check, text):
-    denial = check_order_terms(ord_type, TimeInForce.DAY, D(qty),
-                               None if price is None else D(price),
-                               None if stop is None else D(stop), UNIVERSE.get("AAPL"))
+    denial = check_order_terms(
+        ord_type,
+        TimeInForce.DAY,
+        D(qty),
+        None if price is None else D(price),
+        None if stop is None else D(stop),
+        UNIVERSE.get("AAPL"),
+    )
     assert denial is not None and denial.check == check and text in denial.reason

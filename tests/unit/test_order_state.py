@@ -26,9 +26,18 @@ D = Decimal
 
 
 def submitted(qty: str = "100") -> OrderSubmitted:
-    return OrderSubmitted(order_id="O1", cl_ord_id="C1", account="ACC1", symbol="AAPL",
-                          side=Side.BUY, ord_type=OrdType.LIMIT, time_in_force=TimeInForce.DAY,
-                          qty=D(qty), price=D("10.00"), session="FIX.4.4:FIXGATE->CLIENT1")
+    return OrderSubmitted(
+        order_id="O1",
+        cl_ord_id="C1",
+        account="ACC1",
+        symbol="AAPL",
+        side=Side.BUY,
+        ord_type=OrdType.LIMIT,
+        time_in_force=TimeInForce.DAY,
+        qty=D(qty),
+        price=D("10.00"),
+        session="FIX.4.4:FIXGATE->CLIENT1",
+    )
 
 
 def fill(qty: str, px: str = "10", n: int = 1) -> OrderFilled:
@@ -61,8 +70,9 @@ def test_rejected_order_is_terminal_with_reason():
         o.apply(OrderAccepted(order_id="O1"))
 
 
-@pytest.mark.parametrize("event", [OrderAccepted(order_id="O1"), fill("1"),
-                                   OrderCanceled(order_id="O1")])
+@pytest.mark.parametrize(
+    "event", [OrderAccepted(order_id="O1"), fill("1"), OrderCanceled(order_id="O1")]
+)
 def test_filled_order_refuses_every_further_event_by_name(event):
     o = new_order()
     o.apply(fill("100"))
@@ -94,8 +104,11 @@ def test_fill_while_cancel_pending_keeps_pending_and_reverts_to_partial_on_rejec
     o.apply(OrderPendingCancel(order_id="O1", cl_ord_id="C2"))
     o.apply(fill("30"))
     assert o.status is OrdStatus.PENDING_CANCEL and o.cum_qty == 30
-    o.apply(OrderCancelRejected(order_id="O1", cl_ord_id="C2", reason="too late",
-                                cxl_rej_reason=0, response_to="1"))
+    o.apply(
+        OrderCancelRejected(
+            order_id="O1", cl_ord_id="C2", reason="too late", cxl_rej_reason=0, response_to="1"
+        )
+    )
     assert o.status is OrdStatus.PARTIALLY_FILLED
     assert o.cl_ord_id == "C1"
 
@@ -140,9 +153,13 @@ def test_every_transition_table_row_is_applicable():
 
 
 def test_rebuild_from_serialised_events_gives_the_same_order():
-    events = [submitted(), OrderAccepted(order_id="O1"), fill("25", "10.01"),
-              OrderPendingReplace(order_id="O1", cl_ord_id="C2", qty=D("80"), price=D("10.02")),
-              OrderReplaced(order_id="O1", cl_ord_id="C2", qty=D("80"), price=D("10.02"))]
+    events = [
+        submitted(),
+        OrderAccepted(order_id="O1"),
+        fill("25", "10.01"),
+        OrderPendingReplace(order_id="O1", cl_ord_id="C2", qty=D("80"), price=D("10.02")),
+        OrderReplaced(order_id="O1", cl_ord_id="C2", qty=D("80"), price=D("10.02")),
+    ]
     live = rebuild(events)
     replayed = rebuild([event_from_row(e.kind, e.order_id, e.ts, e.to_payload()) for e in events])
     assert replayed.to_dict() == live.to_dict()
