@@ -1,0 +1,1 @@
+"""The built-in simulated exchange (venue kind "sim")."""

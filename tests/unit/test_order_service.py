@@ -1,0 +1,257 @@
+"""OrderService without a server: in-memory journal, the real simulated exchange."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal as D
+
+from compliance.pretrade import ComplianceGate
+from gateway.sim.exchange import SimExchange
+from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.enums import ExecType, OrdStatus
+from oms.journal import InMemoryJournal
+from oms.reports import CancelReject, ExecutionReport
+from oms.service import OrderService
+from oms.universe import default_universe
+from risk.kill_switch import KillSwitch
+from risk.limits import OrderLimits
+from risk.pretrade import RiskGate
+
+
+class Recorder:
+    """A report sink that also checks each report was durable when it was sent."""
+
+    def __init__(self, journal: InMemoryJournal) -> None:
+        self.journal = journal
+        self.reports: list[ExecutionReport] = []
+        self.rejects: list[CancelReject] = []
+        self.violations: list[str] = []
+
+    def execution_report(self, report: ExecutionReport) -> None:
+        # ExecID is "<order id>.<events applied>": that many events must already be journaled.
+        journaled = sum(
+            1 for e in self.journal.entries if getattr(e, "order_id", None) == report.order_id
+        )
+        version = int(report.exec_id.split(".")[1])
+        if journaled < version:
+            self.violations.append(report.exec_id)
+        self.reports.append(report)
+
+    def cancel_reject(self, reject: CancelReject) -> None:
+        self.rejects.append(reject)
+
+    def of(self, cl_ord_id: str) -> list[ExecutionReport]:
+        return [r for r in self.reports if r.cl_ord_id == cl_ord_id]
+
+
+async def make(
+    journal: InMemoryJournal | None = None, ks: KillSwitch | None = None
+) -> tuple[OrderService, Recorder]:
+    universe = default_universe()
+    journal = journal or InMemoryJournal()
+    ks = ks or KillSwitch()
+    service = OrderService(
+        universe=universe,
+        journal=journal,
+        venues={"SIM": SimExchange(universe, liquidity=False)},
+        gates=[ComplianceGate(), RiskGate(OrderLimits(), ks)],
+        controls={"kill_switch": ks.apply},
+    )
+    rec = Recorder(journal)
+    service.add_sink(rec)
+    await service.start()
+    return service, rec
+
+
+def order(cl: str, side: str = "1", qty: str = "100", price: str | None = "170.00", **kw):
+    fields = dict(
+        cl_ord_id=cl,
+        account="ACC1",
+        symbol="AAPL",
+        side=side,
+        ord_type="2" if price else "1",
+        qty=D(qty),
+        price=D(price) if price else None,
+        session="FIX.4.4:FIXGATE->CLIENT1",
+    )
+    fields.update(kw)
+    return SubmitOrder(**fields)
+
+
+async def settle(service: OrderService) -> None:
+    for _ in range(5):
+        await service.barrier()
+
+
+def test_crossing_orders_fill_both_sides_and_update_positions():
+    async def scenario():
+        service, rec = await make()
+        service.submit(order("S1", side="2", qty="100", account="ACC2"))
+        service.submit(order("B1", side="1", qty="60", price="171.00"))
+        await settle(service)
+        buy = rec.of("B1")
+        assert [r.exec_type for r in buy] == [ExecType.NEW, ExecType.TRADE]
+        assert buy[-1].last_px == D("170.00") and buy[-1].ord_status is OrdStatus.FILLED
+        sell = rec.of("S1")[-1]
+        assert sell.ord_status is OrdStatus.PARTIALLY_FILLED and sell.leaves_qty == 40
+        pos = {(p.account, p.symbol): p.qty for p in service.positions.all()}
+        assert pos == {("ACC1", "AAPL"): 60, ("ACC2", "AAPL"): -60}
+        assert rec.violations == []
+        await service.stop()
+
+    asyncio.run(scenario())
+
+
+def test_reports_wait_for_the_journal_commit():
+    async def scenario():
+        gate = asyncio.Event()
+
+        class SlowJournal(InMemoryJournal):
+            async def append(self, entries):
+                await gate.wait()
+                await super().append(entries)
+
+        journal = SlowJournal()
+        service, rec = await make(journal)
+        service.submit(order("B1"))
+        await asyncio.sleep(0.05)
+        assert rec.reports == []  # accepted in memory, not yet durable: nothing said
+        gate.set()
+        await settle(service)
+        assert [r.exec_type for r in rec.of("B1")] == [ExecType.NEW]
+        await service.stop()
+
+    asyncio.run(scenario())
+
+
+def test_group_commit_writes_a_burst_in_few_batches():
+    async def scenario():
+        journal = InMemoryJournal()
+        service, rec = await make(journal)
+        for i in range(200):
+            service.submit(order(f"B{i}", price="160.00"))
+        await settle(service)
+        assert len([r for r in rec.reports if r.exec_type is ExecType.NEW]) == 200
+        assert journal.batches <= 3
+        await service.stop()
+
+    asyncio.run(scenario())
+
+
+def test_cancel_replace_status_and_their_refusals():
+    async def scenario():
+        service, rec = await make()
+        service.submit(order("B1", price="160.00"))
+        await settle(service)
+        service.replace(
+            ReplaceOrder(
+                cl_ord_id="B2",
+                orig_cl_ord_id="B1",
+                qty=D(150),
+                price=D("161.00"),
+                session="FIX.4.4:FIXGATE->CLIENT1",
+            )
+        )
+        await settle(service)
+        replaced = rec.of("B2")[-1]
+        assert replaced.exec_type is ExecType.REPLACED and replaced.qty == 150
+        assert replaced.orig_cl_ord_id == "B1"
+        # A replace that may not change the side is refused and the order is untouched.
+        service.replace(
+            ReplaceOrder(
+                cl_ord_id="B3",
+                orig_cl_ord_id="B2",
+                qty=D(150),
+                price=D("161.00"),
+                side="2",
+                session="FIX.4.4:FIXGATE->CLIENT1",
+            )
+        )
+        await settle(service)
+        assert "Side(54) cannot be changed" in rec.rejects[-1].text
+        service.cancel(
+            CancelOrder(cl_ord_id="B4", orig_cl_ord_id="B2", session="FIX.4.4:FIXGATE->CLIENT1")
+        )
+        await settle(service)
+        assert rec.of("B4")[-1].ord_status is OrdStatus.CANCELED
+        service.status(StatusRequest(cl_ord_id="B4", session="FIX.4.4:FIXGATE->CLIENT1"))
+        await settle(service)
+        assert rec.reports[-1].exec_type is ExecType.ORDER_STATUS
+        assert rec.reports[-1].ord_status is OrdStatus.CANCELED
+        # Another session cannot see or cancel this session's orders.
+        service.cancel(
+            CancelOrder(cl_ord_id="X1", orig_cl_ord_id="B2", session="FIX.4.4:FIXGATE->CLIENT3")
+        )
+        await settle(service)
+        assert rec.rejects[-1].order_id == "NONE"
+        await service.stop()
+
+    asyncio.run(scenario())
+
+
+def test_restart_replays_the_journal_and_resumes_open_orders():
+    async def scenario():
+        journal = InMemoryJournal()
+        ks = KillSwitch()
+        service, _ = await make(journal, ks)
+        service.submit(order("S1", side="2", qty="100", account="ACC2"))
+        service.submit(order("B1", qty="40", price="171.00"))
+        service.submit(order("B2", qty="10", price="150.00"))
+        service.record_control("kill_switch", KillSwitch.event("ACC9", True, "ops"))
+        await settle(service)
+        before = {o.order_id: o.to_dict() for o in service.orders.values()}
+        await service.stop()
+
+        ks2 = KillSwitch()
+        again, rec = await make(journal, ks2)
+        await settle(again)
+        assert {o.order_id: o.to_dict() for o in again.orders.values()} == before
+        assert ks2.accounts == {"ACC9"}
+        # The resting sell is back on the exchange: a new buy fills against it.
+        again.submit(order("B3", qty="10", price="170.00"))
+        await settle(again)
+        assert rec.of("B3")[-1].ord_status is OrdStatus.FILLED
+        # New order ids never reuse an old one.
+        assert rec.of("B3")[-1].order_id not in before
+        await again.stop()
+
+    asyncio.run(scenario())
+
+
+def test_kill_switch_cancels_working_orders_in_scope_and_refuses_new_ones():
+    async def scenario():
+        service, rec = await make()
+        service.submit(order("B1", price="160.00"))
+        service.submit(order("C1", price="160.00", account="ACC2"))
+        await settle(service)
+        service.record_control("kill_switch", KillSwitch.event("ACC1", True, "ops"))
+        canceled = service.cancel_all("ACC1", reason="kill switch engaged by ops", by="ops")
+        await settle(service)
+        assert [o.cl_ord_id for o in canceled] == ["B1"]
+        last = rec.of("B1")[-1]
+        assert last.exec_type is ExecType.CANCELED and "kill switch" in last.text
+        assert rec.of("C1")[-1].ord_status is OrdStatus.NEW
+        service.submit(order("B2", price="160.00"))
+        await settle(service)
+        assert rec.of("B2")[-1].ord_status is OrdStatus.REJECTED
+        assert "kill switch engaged for account ACC1" in rec.of("B2")[-1].text
+        await service.stop()
+
+    asyncio.run(scenario())
+
+
+def test_ioc_remainder_and_unsupported_codes():
+    async def scenario():
+        service, rec = await make()
+        service.submit(order("S1", side="2", qty="30", account="ACC2"))
+        service.submit(order("B1", qty="100", price="170.00", time_in_force="3"))
+        service.submit(order("B2", side="7"))
+        await settle(service)
+        b1 = rec.of("B1")
+        assert [r.exec_type for r in b1] == [ExecType.NEW, ExecType.TRADE, ExecType.CANCELED]
+        assert b1[-1].cum_qty == 30 and b1[-1].leaves_qty == 0
+        b2 = rec.of("B2")[-1]
+        assert b2.ord_status is OrdStatus.REJECTED and "Side(54)=7" in b2.text
+        await service.stop()
+
+    asyncio.run(scenario())
