@@ -1,0 +1,1 @@
+"""The operator REST API (FastAPI): thin handlers over OrderService."""
