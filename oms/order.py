@@ -28,6 +28,7 @@ from oms.events import (
 )
 
 S = OrdStatus
+AVG_PX_QUANTUM = Decimal("0.00000001")  # AvgPx to 8 places: exact for any real tick size
 
 # (state, event kind) -> next state. "filled" resolves to FILLED or
 # PARTIALLY_FILLED by quantity; "cancel_rejected" reverts to the state held
@@ -209,7 +210,7 @@ class Order:
             raise InvalidTransition(self.order_id, self.status, f"filled {e.last_qty} > leaves")
         notional = self.avg_px * self.cum_qty + e.last_px * e.last_qty
         self.cum_qty += e.last_qty
-        self.avg_px = notional / self.cum_qty
+        self.avg_px = (notional / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
         self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id))
         by_fill = self._status_by_fill()
         if self.is_pending_request and by_fill is not OrdStatus.FILLED:

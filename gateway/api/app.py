@@ -5,7 +5,6 @@ The API runs on the OMS event loop (uvicorn in-process), so handlers call the
 service directly.
 """
 
-
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -4,7 +4,6 @@ Decoding pins the algorithm list to HS256, so `alg: none` and key-confusion
 tokens fail signature checks; exp, iat, sub and iss are required.
 """
 
-
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
