@@ -210,7 +210,7 @@ class Order:
             raise InvalidTransition(self.order_id, self.status, f"filled {e.last_qty} > leaves")
         notional = self.avg_px * self.cum_qty + e.last_px * e.last_qty
         self.cum_qty += e.last_qty
-        self.avg_px = (notional / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
+        self.avg_px = _tidy((notional / self.cum_qty).quantize(AVG_PX_QUANTUM))
         self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id))
         by_fill = self._status_by_fill()
         if self.is_pending_request and by_fill is not OrdStatus.FILLED:
@@ -274,6 +274,12 @@ class Order:
         self._clear_pending()
         self.previous_status = None
         return self._status_by_fill()
+
+
+def _tidy(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (170, not 1.7E+2)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
 
 
 def rebuild(events: list[OrderEvent]) -> Order:

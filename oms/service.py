@@ -688,7 +688,8 @@ class OrderService:
                     order,
                     OrderFilled(
                         order_id=oid,
-                        exec_id=self._exec_id(order),
+                        # The ExecID of the Trade report that this fill produces.
+                        exec_id=f"{oid}.{order.version + 1}",
                         last_qty=qty,
                         last_px=price,
                         venue_trade_id=trade_id,

@@ -92,6 +92,8 @@ def test_crossing_orders_fill_both_sides_and_update_positions():
         buy = rec.of("B1")
         assert [r.exec_type for r in buy] == [ExecType.NEW, ExecType.TRADE]
         assert buy[-1].last_px == D("170.00") and buy[-1].ord_status is OrdStatus.FILLED
+        # The Trade report's ExecID is the journaled fill's, so a client can reconcile.
+        assert buy[-1].exec_id == service.orders[buy[-1].order_id].fills[0].exec_id
         sell = rec.of("S1")[-1]
         assert sell.ord_status is OrdStatus.PARTIALLY_FILLED and sell.leaves_qty == 40
         pos = {(p.account, p.symbol): p.qty for p in service.positions.all()}
