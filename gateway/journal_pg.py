@@ -21,6 +21,14 @@ SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::jsonb[])
 class PostgresJournal:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        # The OMS has one writer, so it keeps one connection: a pool release
+        # would cost a reset round trip per batch.
+        self._writer: asyncpg.Connection | None = None
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self.pool.release(self._writer)
+            self._writer = None
 
     async def append(self, entries: Sequence[JournalEntry]) -> None:
         ts, streams, kinds, payloads = [], [], [], []
@@ -34,8 +42,9 @@ class PostgresJournal:
                 streams.append(e.order_id)
                 kinds.append(e.kind)
                 payloads.append(json.dumps(e.to_payload()))
-        async with self.pool.acquire() as conn:
-            await conn.execute(_INSERT, ts, streams, kinds, payloads)
+        if self._writer is None:
+            self._writer = await self.pool.acquire()
+        await self._writer.execute(_INSERT, ts, streams, kinds, payloads)
 
     async def load(self) -> list[JournalEntry]:
         async with self.pool.acquire() as conn:

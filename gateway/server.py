@@ -72,6 +72,7 @@ class Server:
         self.data_dir = Path(config.data_dir).resolve()
         self.embedded: EmbeddedPostgres | None = None
         self.pool: asyncpg.Pool | None = None
+        self.journal: PostgresJournal | None = None
         self.service: OrderService | None = None
         self.acceptor: FixAcceptor | None = None
         self.kill_switch = KillSwitch()
@@ -93,9 +94,10 @@ class Server:
         gates = (
             [ComplianceGate(), RiskGate(cfg.limits, self.kill_switch)] if self.gates_enabled else []
         )
+        self.journal = PostgresJournal(self.pool)
         self.service = OrderService(
             universe=universe,
-            journal=PostgresJournal(self.pool),
+            journal=self.journal,
             venues=venues,
             gates=gates,
             default_venue=cfg.venues[0].name,
@@ -128,12 +130,10 @@ class Server:
             )
         )
         self._api_task = asyncio.create_task(self._api.serve(), name="rest-api")
-        # The OMS keeps every order of the day in memory: full GC passes over a
-        # growing heap are the gateway's worst latency spikes, so collect young
-        # objects often and move everything that survived start-up out of reach.
+        # Start-up objects (instruments, the replayed journal) live for the whole
+        # run: move them out of the collector's reach so full passes stay short.
         gc.collect()
         gc.freeze()
-        gc.set_threshold(50_000, 50, 1000)
         while not self._api.started:
             if self._api_task.done():
                 self._api_task.result()  # raises the bind error
@@ -173,6 +173,8 @@ class Server:
         if self.service is not None:
             with contextlib.suppress(Exception):
                 await self.service.stop()
+        if self.journal is not None:
+            await self.journal.close()
         if self.pool is not None:
             await self.pool.close()
         if self.embedded is not None:

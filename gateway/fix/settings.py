@@ -29,6 +29,7 @@ DEFAULTS = {
     "MaxLatency": "120",
     "ResetOnLogon": "N",
     "PersistMessages": "Y",
+    "SocketNodelay": "Y",  # an ExecutionReport must not wait for Nagle
 }
 
 
