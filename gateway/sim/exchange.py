@@ -1,23 +1,32 @@
-"""SimExchange: the built-in venue. Order books per symbol behind the Venue protocol.
+"""SimExchange: the built-in venue (kind "sim"), order books per symbol behind `Venue`.
 
-Everything runs on the caller's event loop: listener callbacks happen inside
-submit/cancel/replace or inside the background liquidity task, never on
-another thread. Stops are held by the exchange and triggered by its own last
-trade price, as on a real exchange with native stops.
+Everything runs on the caller's event loop: listener callbacks and market data
+happen inside submit/cancel/replace or inside the background liquidity task,
+never on another thread. Events and market data go through one FIFO outbox
+that the outermost call drains, so a listener that sends an order from inside
+a callback sees every earlier event first and never runs inside a match.
+
+Stops are held by the exchange and triggered by its own trades, as on a venue
+with native stops. Before the first trade of a symbol with background
+liquidity, the last price is the reference price (the previous close).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from gateway.sim.book import Match, OrderBook, Resting
-from gateway.sim.liquidity import LiquidityFlow
-from oms.enums import OrdType, Side, TimeInForce
-from oms.events import utcnow
+import structlog
+
+from gateway.sim.book import Fill, MatchResult, OrderBook, TradeIds
+from gateway.sim.checks import order_problem, terms_problem, works_as
+from gateway.sim.feed import MarketDataFeed
+from gateway.sim.liquidity import LIQUIDITY, LiquidityFlow
+from gateway.sim.stops import StopBook, is_touched
+from oms.enums import OrdType, TimeInForce
 from oms.instruments import Universe
 from oms.marketdata import MarketDataHandler, Quote, TradeTick
 from oms.venue import (
@@ -33,16 +42,21 @@ from oms.venue import (
     VenueTriggered,
 )
 
-OMS = "oms"
-LIQUIDITY = "liquidity"
+log = structlog.get_logger("sim")
+
+_CLIENT = "C:"  # book ids of OMS orders carry this prefix, so no OMS id can clash with ours
+_DONE_MEMORY = 100_000  # finished order ids remembered to answer late cancels precisely
+_FILLED = "order already filled"
+_CANCELED = "order already canceled"
 
 
 @dataclass(slots=True)
-class _Live:
-    """An OMS order the exchange still holds: resting in a book or a pending stop."""
+class _Working:
+    """An OMS order the exchange still holds: resting in a book or a stop waiting to trigger."""
 
-    order: VenueOrder
-    stop_pending: bool
+    order: VenueOrder  # current terms (after replaces; a triggered stop as what it became)
+    leaves: Decimal
+    armed: bool  # an untriggered stop
 
 
 class SimExchange:
@@ -56,245 +70,264 @@ class SimExchange:
         tick_interval: float = 0.05,
     ) -> None:
         self.name = name
-        self.universe = universe
-        self.books = {i.symbol: OrderBook(i.symbol) for i in universe}
-        self._listener: VenueListener | None = None
-        self._handlers: list[MarketDataHandler] = []
-        self._live: dict[str, _Live] = {}
-        self._stops: dict[str, list[str]] = {s: [] for s in self.books}
-        self._trade_ids = itertools.count(1)
-        self._tops: dict[str, tuple[Decimal | None, Decimal, Decimal | None, Decimal]] = {}
         self.tick_interval = tick_interval
-        self.flow = LiquidityFlow(self, universe, seed) if liquidity else None
+        self._universe = universe
+        trade_ids = TradeIds()
+        self.books: dict[str, OrderBook] = {
+            i.symbol: OrderBook(i.symbol, trade_ids) for i in universe
+        }
+        self._stops: dict[str, StopBook] = {s: StopBook() for s in self.books}
+        self._working: dict[str, _Working] = {}
+        self._done: OrderedDict[str, str] = OrderedDict()  # order id -> why it is over
+        self._listener: VenueListener | None = None
+        self._feed = MarketDataFeed()
+        self._outbox: deque[VenueEvent | Quote | TradeTick] = deque()
+        self._triggers: deque[tuple[str, Decimal]] = deque()
+        self._pumping = False
         self._task: asyncio.Task[None] | None = None
+        self._flow: LiquidityFlow | None = None
+        if liquidity:
+            self._flow = LiquidityFlow(self, universe, seed=seed)
+            self._flow.seed_books()
+            for instrument in universe:
+                self.books[instrument.symbol].last_price = instrument.reference_price
 
-    # -- Venue protocol --------------------------------------------------------
+    # -- Venue protocol ------------------------------------------------------------------
 
     def set_listener(self, listener: VenueListener) -> None:
         self._listener = listener
 
     def subscribe(self, handler: MarketDataHandler) -> None:
-        self._handlers.append(handler)
+        self._feed.subscribe(handler)
 
     def last_price(self, symbol: str) -> Decimal | None:
         book = self.books.get(symbol)
-        return book.last_price if book else None
+        return book.last_price if book is not None else None
 
     async def start(self) -> None:
-        if self.flow is not None and self._task is None:
-            self.flow.seed_books()
-            self._task = asyncio.create_task(self._run_flow(), name=f"{self.name}-liquidity")
+        if self._flow is not None and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run_flow(), name=f"{self.name}-liquidity"
+            )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     def submit(self, order: VenueOrder) -> None:
-        book = self.books.get(order.symbol)
-        if book is None:
-            self._emit(VenueOrderRejected(order.order_id, f"unknown symbol {order.symbol!r}"))
-            return
-        if order.qty <= 0:
-            self._emit(
-                VenueOrderRejected(order.order_id, f"quantity must be positive: {order.qty}")
-            )
-            return
-        if order.order_id in self._live:
-            self._emit(VenueOrderRejected(order.order_id, "order id already live at venue"))
-            return
-        self._emit(VenueAccepted(order.order_id))
-        if order.ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and order.stop_px is not None:
-            self._live[order.order_id] = _Live(order, stop_pending=True)
-            if _stop_touched(order, book.last_price):
-                self._trigger(order.order_id, book.last_price)  # type: ignore[arg-type]
+        problem = order_problem(order, self._universe.get(order.symbol))
+        if problem is None and order.order_id in self._working:
+            problem = f"order id {order.order_id} is already working at venue {self.name}"
+        if problem is not None:
+            self._outbox.append(VenueOrderRejected(order.order_id, problem))
+        else:
+            self._done.pop(order.order_id, None)
+            working = _Working(order, order.qty, armed=order.ord_type.needs_stop_px)
+            self._working[order.order_id] = working
+            self._outbox.append(VenueAccepted(order.order_id))
+            if working.armed:
+                self._arm(working)
             else:
-                self._stops[order.symbol].append(order.order_id)
-            return
-        self._live[order.order_id] = _Live(order, stop_pending=False)
-        self._execute(order, OMS)
+                self._work(working)
+        self._pump()
 
     def cancel(self, order_id: str) -> None:
-        live = self._live.pop(order_id, None)
-        if live is None:
-            self._emit(
-                VenueRequestRejected(
-                    order_id, f"unknown order at venue {self.name} (already filled or canceled)"
-                )
-            )
-            return
-        if live.stop_pending:
-            self._stops[live.order.symbol].remove(order_id)
+        working = self._working.get(order_id)
+        if working is None:
+            self._outbox.append(VenueRequestRejected(order_id, self._gone(order_id)))
         else:
-            self.books[live.order.symbol].cancel(order_id)
-        self._emit(VenueCanceled(order_id, "canceled on request"))
-        self._publish_quote(live.order.symbol)
+            symbol = working.order.symbol
+            if working.armed:
+                self._stops[symbol].remove(order_id)
+            else:
+                self.books[symbol].cancel(_CLIENT + order_id)
+            self._finish(order_id, _CANCELED)
+            self._outbox.append(VenueCanceled(order_id, "canceled on request"))
+            self._after_book_change(symbol, ())
+        self._pump()
 
     def replace(
         self, order_id: str, leaves_qty: Decimal, price: Decimal | None, stop_px: Decimal | None
     ) -> None:
-        live = self._live.get(order_id)
-        if live is None:
-            self._emit(
-                VenueRequestRejected(
-                    order_id, f"unknown order at venue {self.name} (already filled or canceled)"
-                )
-            )
+        """Apply new terms; a price of None keeps the current one (likewise stop_px)."""
+        working = self._working.get(order_id)
+        problem = None if working is not None else self._gone(order_id)
+        if working is not None:
+            instrument = self._universe.get(working.order.symbol)
+            assert instrument is not None
+            problem = terms_problem(instrument, leaves_qty, price, stop_px)
+        if problem is not None or working is None:
+            self._outbox.append(VenueRequestRejected(order_id, problem or ""))
+            self._pump()
             return
-        if leaves_qty <= 0:
-            self._emit(VenueRequestRejected(order_id, "replace would leave nothing to work"))
-            return
-        order = live.order
-        new = replace(
-            order,
+        old = working.order
+        working.order = replace(
+            old,
             qty=leaves_qty,
-            price=price if price is not None else order.price,
-            stop_px=stop_px if stop_px is not None else order.stop_px,
+            price=old.price if price is None else price,
+            stop_px=old.stop_px if stop_px is None else stop_px,
         )
-        live.order = new
-        book = self.books[order.symbol]
-        if live.stop_pending:
-            self._emit(VenueReplaced(order_id))
-            if _stop_touched(new, book.last_price):
-                self._stops[order.symbol].remove(order_id)
-                self._trigger(order_id, book.last_price)  # type: ignore[arg-type]
-            return
-        resting = book.orders.get(order_id)
-        if resting is not None and new.price == resting.price and leaves_qty <= resting.qty:
-            book.reduce(order_id, leaves_qty)  # a smaller order keeps its place in the queue
-            self._emit(VenueReplaced(order_id))
-            self._publish_quote(order.symbol)
-            return
-        book.cancel(order_id)
-        self._emit(VenueReplaced(order_id))
-        self._execute(new, OMS)
+        working.leaves = leaves_qty
+        self._outbox.append(VenueReplaced(order_id))
+        if working.armed:
+            self._stops[old.symbol].remove(order_id)
+            self._arm(working)  # the new stop price may already be touched
+        else:
+            result = self.books[old.symbol].replace(
+                _CLIENT + order_id, leaves_qty, working.order.price
+            )
+            self._after_book_change(old.symbol, result.fills)
+        self._pump()
 
-    # -- matching ----------------------------------------------------------------
-
-    def execute_liquidity(
-        self,
-        order_id: str,
-        symbol: str,
-        is_buy: bool,
-        qty: Decimal,
-        price: Decimal | None,
-        ioc: bool,
-    ) -> None:
-        """Background flow's way in: same matching, no listener events for its own side."""
-        side = Side.BUY if is_buy else Side.SELL
-        order = VenueOrder(
-            order_id,
-            LIQUIDITY,
-            symbol,
-            side,
-            OrdType.LIMIT if price is not None else OrdType.MARKET,
-            TimeInForce.IOC if ioc else TimeInForce.GTC,
-            qty,
-            price,
-        )
-        self._execute(order, LIQUIDITY)
-
-    def _execute(self, order: VenueOrder, owner: str) -> None:
-        book = self.books[order.symbol]
-        is_buy = order.side is Side.BUY
-        limit = None if order.ord_type in (OrdType.MARKET, OrdType.STOP) else order.price
-        if (
-            order.time_in_force is TimeInForce.FOK
-            and book.available(is_buy, limit, order.qty) < order.qty
-        ):
-            self._done(order, owner, "FOK could not be filled in full: canceled")
-            return
-        matches = book.match(is_buy, order.qty, limit)
-        filled = sum((m.qty for m in matches), Decimal(0))
-        for m in matches:
-            self._report_match(order, owner, m)
-        remainder = order.qty - filled
-        if remainder > 0:
-            if limit is None:
-                self._done(order, owner, "market order remainder canceled: no more liquidity")
-            elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-                self._done(order, owner, "IOC remainder canceled")
-            else:
-                book.rest(Resting(order.order_id, owner, is_buy, limit, remainder))
-        elif owner == OMS:
-            self._live.pop(order.order_id, None)
-        if matches:
-            self._check_stops(order.symbol)
-        self._publish_quote(order.symbol)
-
-    def _done(self, order: VenueOrder, owner: str, reason: str) -> None:
-        if owner == OMS:
-            self._live.pop(order.order_id, None)
-            self._emit(VenueCanceled(order.order_id, reason))
-
-    def _report_match(self, aggressor: VenueOrder, owner: str, m: Match) -> None:
-        trade_id = f"{self.name}-T{next(self._trade_ids)}"
-        if owner == OMS:
-            self._emit(VenueFill(aggressor.order_id, m.qty, m.price, trade_id))
-        if m.passive.owner == OMS:
-            if m.passive.qty == 0:
-                self._live.pop(m.passive.order_id, None)
-            self._emit(VenueFill(m.passive.order_id, m.qty, m.price, trade_id))
-        if self._handlers:
-            self._publish(TradeTick(aggressor.symbol, m.price, m.qty, utcnow()))
-
-    # -- stops --------------------------------------------------------------------
-
-    def _check_stops(self, symbol: str) -> None:
-        last = self.books[symbol].last_price
-        pending = self._stops[symbol]
-        if last is None or not pending:
-            return
-        touched = [oid for oid in pending if _stop_touched(self._live[oid].order, last)]
-        for oid in touched:
-            pending.remove(oid)
-        for oid in touched:
-            if oid in self._live:
-                self._trigger(oid, last)
-
-    def _trigger(self, order_id: str, last: Decimal) -> None:
-        live = self._live[order_id]
-        live.stop_pending = False
-        self._emit(VenueTriggered(order_id, last))
-        o = live.order
-        works_as = OrdType.LIMIT if o.ord_type is OrdType.STOP_LIMIT else OrdType.MARKET
-        self._execute(replace(o, ord_type=works_as, stop_px=None), OMS)
-
-    # -- events and market data ----------------------------------------------------
-
-    def _emit(self, event: VenueEvent) -> None:
-        if self._listener is not None:
-            self._listener.on_venue_event(event)
-
-    def _publish_quote(self, symbol: str) -> None:
-        if not self._handlers:
-            return
-        top = self.books[symbol].top()
-        if self._tops.get(symbol) == top:
-            return
-        self._tops[symbol] = top
-        self._publish(Quote(symbol, top[0], top[1], top[2], top[3], utcnow()))
-
-    def _publish(self, data: Quote | TradeTick) -> None:
-        for handler in self._handlers:
-            handler(data)
-
-    async def _run_flow(self) -> None:
-        assert self.flow is not None
-        while True:
-            await asyncio.sleep(self.tick_interval)
-            self.flow.step()
+    # -- background liquidity ---------------------------------------------------------
 
     def step_liquidity(self, n: int = 1) -> None:
-        """Advance the background flow by n steps, without sleeping (tests, replays)."""
-        assert self.flow is not None, "liquidity is off"
+        """Advance the background flow n steps at once, without sleeping (tests, replays)."""
+        if self._flow is None:
+            raise RuntimeError(f"venue {self.name} runs without background liquidity")
         for _ in range(n):
-            self.flow.step()
+            self._flow.step()
+
+    def book(self, symbol: str) -> OrderBook:
+        """The book of one symbol, to read; change it only through the exchange."""
+        return self.books[symbol]
+
+    def place_liquidity(
+        self,
+        symbol: str,
+        order_id: str,
+        is_buy: bool,
+        qty: Decimal,
+        price: Decimal,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+    ) -> MatchResult:
+        """A background order: same matching, events only for the client orders it meets."""
+        result = self.books[symbol].add_limit(
+            order_id, LIQUIDITY, is_buy, qty, price, time_in_force
+        )
+        self._after_book_change(symbol, result.fills)
+        self._pump()
+        return result
+
+    def cancel_liquidity(self, symbol: str, order_id: str) -> bool:
+        if order_id.startswith(_CLIENT) or self.books[symbol].cancel(order_id) is None:
+            return False
+        self._after_book_change(symbol, ())
+        self._pump()
+        return True
+
+    async def _run_flow(self) -> None:
+        assert self._flow is not None
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                self._flow.step()
+            except Exception:  # keep the market alive; the log shows what broke
+                log.exception("liquidity step failed", venue=self.name)
+
+    # -- order handling ----------------------------------------------------------------
+
+    def _arm(self, working: _Working) -> None:
+        order = working.order
+        assert order.stop_px is not None
+        last = self.books[order.symbol].last_price
+        if last is not None and is_touched(order.side.is_buy, order.stop_px, last):
+            self._triggers.append((order.order_id, last))
+        else:
+            self._stops[order.symbol].add(order.order_id, order.side.is_buy, order.stop_px)
+
+    def _trigger(self, order_id: str, trigger_px: Decimal) -> None:
+        working = self._working.get(order_id)
+        if working is None or not working.armed:  # canceled while the trigger was queued
+            return
+        working.armed = False
+        working.order = replace(working.order, ord_type=works_as(working.order.ord_type))
+        self._outbox.append(VenueTriggered(order_id, trigger_px))
+        self._work(working)
+
+    def _work(self, working: _Working) -> None:
+        """Send a live (non-stop) order into its book and report what happened."""
+        order = working.order
+        book = self.books[order.symbol]
+        key, is_buy = _CLIENT + order.order_id, order.side.is_buy
+        fok = order.time_in_force is TimeInForce.FOK
+        if order.ord_type is OrdType.MARKET:
+            result = book.add_market(key, order.order_id, is_buy, working.leaves, all_or_none=fok)
+        else:
+            assert order.price is not None
+            result = book.add_limit(
+                key, order.order_id, is_buy, working.leaves, order.price, order.time_in_force
+            )
+        self._after_book_change(order.symbol, result.fills)
+        if result.canceled > 0:
+            self._finish(order.order_id, _CANCELED)
+            self._outbox.append(VenueCanceled(order.order_id, _remainder_reason(order, result)))
+
+    def _after_book_change(self, symbol: str, fills: tuple[Fill, ...]) -> None:
+        """Report fills of client orders, publish market data and note touched stops."""
+        stops = self._stops[symbol]
+        for fill in fills:
+            if fill.aggressor_id.startswith(_CLIENT):
+                self._client_fill(fill.aggressor_owner, fill)
+            if fill.passive_id.startswith(_CLIENT):
+                self._client_fill(fill.passive_owner, fill)
+            tick = self._feed.trade(symbol, fill.price, fill.qty)
+            if tick is not None:
+                self._outbox.append(tick)
+            if stops:
+                self._triggers.extend((oid, fill.price) for oid in stops.touched(fill.price))
+        quote = self._feed.quote(symbol, self.books[symbol].top())
+        if quote is not None:
+            self._outbox.append(quote)
+
+    def _client_fill(self, order_id: str, fill: Fill) -> None:
+        working = self._working[order_id]
+        working.leaves -= fill.qty
+        self._outbox.append(VenueFill(order_id, fill.qty, fill.price, fill.trade_id))
+        if working.leaves == 0:
+            self._finish(order_id, _FILLED)
+
+    def _finish(self, order_id: str, why: str) -> None:
+        del self._working[order_id]
+        self._done[order_id] = why
+        if len(self._done) > _DONE_MEMORY:
+            self._done.popitem(last=False)
+
+    def _gone(self, order_id: str) -> str:
+        return self._done.get(order_id) or f"unknown order at venue {self.name}"
+
+    # -- delivery ----------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Deliver queued events and fire queued stops until both queues are empty.
+
+        Only the outermost call drains; a nested call (a listener acting on an event)
+        just queues, so events always come out in the order they happened."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while True:
+                if self._outbox:
+                    item = self._outbox.popleft()
+                    if isinstance(item, Quote | TradeTick):
+                        self._feed.publish(item)
+                    elif self._listener is not None:
+                        self._listener.on_venue_event(item)
+                elif self._triggers:
+                    self._trigger(*self._triggers.popleft())
+                else:
+                    break
+        finally:
+            self._pumping = False
 
 
-def _stop_touched(order: VenueOrder, last: Decimal | None) -> bool:
-    if last is None or order.stop_px is None:
-        return False
-    return last >= order.stop_px if order.side is Side.BUY else last <= order.stop_px
+def _remainder_reason(order: VenueOrder, result: MatchResult) -> str:
+    if order.time_in_force is TimeInForce.FOK and not result.fills:
+        return "FOK could not be filled in full"
+    if order.ord_type is OrdType.MARKET:
+        return "market order remainder canceled: no liquidity"
+    return "IOC remainder canceled"

@@ -191,19 +191,19 @@ def test_stop_order_triggers_from_last_trade(server):
     async def scenario():
         c = await logon(server)
         buyer = await logon(server, "CLIENT3")
-        # A buy stop at the reference price: nothing has traded in JPM yet, so it waits;
-        # another client's marketable buy prints at the ask, above the stop, and triggers it.
+        # A buy stop at the best ask: the last price is still the reference (140.57), so it
+        # waits; another client's marketable buy prints at the ask and triggers it.
         cl = clid()
-        c.new_order(cl, "JPM", "1", 10, ord_type="3", stop_px="140.57")
+        c.new_order(cl, "JPM", "1", 10, ord_type="3", stop_px="140.58")
         new = await report_for(c, cl, "0")
-        assert new[99] == "140.57" and new[40] == "3"
+        assert new[99] == "140.58" and new[40] == "3"
         with pytest.raises(TimeoutError):
             await report_for(c, cl, "F", timeout=0.5)  # not triggered without a trade
         push = clid()
         buyer.new_order(push, "JPM", "1", 100, ord_type="2", price="142.00")
         await report_for(buyer, push, "0")
         trade = await report_for(c, cl, "F", timeout=10)
-        assert Decimal(trade[31]) > Decimal("140.57") and trade[14] == "10"
+        assert Decimal(trade[31]) >= Decimal("140.58") and trade[14] == "10"
         await c.logout()
         await buyer.logout()
 
