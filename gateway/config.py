@@ -7,13 +7,15 @@ falls back to a default.
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from risk.limits import OrderLimits
+from compliance.pretrade import SELF_MATCH_MODES, ComplianceRules
+from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
 
 DEMO_CONFIG = """
 [server]
@@ -119,10 +121,11 @@ class Config:
     fix: FixConfig = field(default_factory=FixConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     venues: tuple[VenueConfig, ...] = (VenueConfig("SIM", "sim"),)
-    limits: OrderLimits = field(default_factory=OrderLimits)
+    limits: Limits = field(default_factory=Limits)
+    compliance: ComplianceRules = field(default_factory=ComplianceRules)
 
 
-_SECTIONS = {"server", "database", "fix", "api", "venues", "limits"}
+_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 
 
@@ -156,9 +159,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     api = _take(
         raw.get("api", {}), "api", {"host", "port", "jwt_secret", "token_ttl_s", "issuer", "users"}
     )
-    limits = _take(
-        raw.get("limits", {}), "limits", {"max_order_qty", "max_order_notional", "price_collar_pct"}
-    )
+    limits = _take(raw.get("limits", {}), "limits", set(LIMIT_KEYS))
 
     clients = []
     for i, c in enumerate(fix.get("clients", [])):
@@ -207,9 +208,10 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     if base_dir is not None and not data_dir.is_absolute():
         data_dir = base_dir / data_dir
     try:
-        order_limits = OrderLimits(**{k: Decimal(str(v)) for k, v in limits.items()})
-    except ArithmeticError as exc:
+        firm_limits = Limits(**parse_limits(limits))
+    except LimitError as exc:
         raise ConfigError(f"[limits]: {exc}") from exc
+    compliance = _compliance(raw.get("compliance", {}))
     return Config(
         data_dir=data_dir,
         log_format=server.get("log_format", "console"),
@@ -230,7 +232,48 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
             users=tuple(users),
         ),
         venues=tuple(venues),
-        limits=order_limits,
+        limits=firm_limits,
+        compliance=compliance,
+    )
+
+
+def _clock_time(value: str, where: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"[compliance] {where} must be HH:MM, got {value!r}") from None
+
+
+def _compliance(table: dict[str, Any]) -> ComplianceRules:
+    c = _take(table, "compliance", {"sell_short_action", "duplicate_window_s", "duplicate_action",
+                                    "self_match", "owner_groups", "trading_hours"})
+    choices = {"sell_short_action": ("refuse", "remark"), "duplicate_action": ("reject", "flag"),
+               "self_match": SELF_MATCH_MODES}
+    for key, allowed in choices.items():
+        if key in c and c[key] not in allowed:
+            raise ConfigError(f"[compliance] {key} must be one of {', '.join(allowed)}, "
+                              f"got {c[key]!r}")
+    groups = {}
+    for group, accounts in c.get("owner_groups", {}).items():
+        for account in accounts:
+            groups[str(account)] = str(group)
+    hours = _take(c.get("trading_hours", {}), "compliance.trading_hours",
+                  {"start", "end", "timezone"})
+    timezone = hours.get("timezone", "America/New_York")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[compliance.trading_hours] unknown timezone {timezone!r}") from None
+    return ComplianceRules(
+        sell_short_action=c.get("sell_short_action", "refuse"),
+        duplicate_window_s=float(c.get("duplicate_window_s", 0)),
+        duplicate_action=c.get("duplicate_action", "reject"),
+        self_match=c.get("self_match", "off"),
+        owner_groups=groups,
+        session_start=_clock_time(hours["start"], "trading_hours.start") if "start" in hours
+        else None,
+        session_end=_clock_time(hours["end"], "trading_hours.end") if "end" in hours else None,
+        timezone=timezone,
     )
 
 

@@ -18,22 +18,20 @@ import asyncpg
 import structlog
 import uvicorn
 
-from compliance.pretrade import ComplianceGate
 from gateway.api.app import ApiContext, create_app
 from gateway.config import Config, VenueConfig
 from gateway.database import EmbeddedPostgres, migrate
+from gateway.desk import RiskDesk
 from gateway.fix.acceptor import FixAcceptor
 from gateway.fix.mapping import Command
 from gateway.journal_pg import PostgresJournal
 from gateway.sim.exchange import SimExchange
-from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.instruments import Universe
 from oms.service import OrderService
 from oms.universe import default_universe
 from oms.venue import Venue
-from risk import kill_switch as ks_mod
-from risk.kill_switch import KillSwitch
-from risk.pretrade import RiskGate
+from risk.monitor import RiskMonitor
 
 log = structlog.get_logger("server")
 
@@ -75,7 +73,8 @@ class Server:
         self.journal: PostgresJournal | None = None
         self.service: OrderService | None = None
         self.acceptor: FixAcceptor | None = None
-        self.kill_switch = KillSwitch()
+        self.desk = RiskDesk.from_config(config.limits, config.compliance)
+        self.monitor: RiskMonitor | None = None
         self._api: uvicorn.Server | None = None
         self._api_task: asyncio.Task[Any] | None = None
 
@@ -91,18 +90,12 @@ class Server:
 
         universe = default_universe()
         venues = {v.name: build_venue(v, universe) for v in cfg.venues}
-        gates = (
-            [ComplianceGate(), RiskGate(cfg.limits, self.kill_switch)] if self.gates_enabled else []
-        )
+        desk = self.desk
         self.journal = PostgresJournal(self.pool)
-        self.service = OrderService(
-            universe=universe,
-            journal=self.journal,
-            venues=venues,
-            gates=gates,
-            default_venue=cfg.venues[0].name,
-            controls={ks_mod.KIND: self.kill_switch.apply},
-        )
+        self.service, monitor = desk.order_service(
+            universe, self.journal, venues, default_venue=cfg.venues[0].name,
+            gates=self.gates_enabled)
+        self.monitor = monitor
         await self.service.start()
 
         loop = asyncio.get_running_loop()
@@ -115,7 +108,8 @@ class Server:
                 service=self.service,
                 config=cfg.api,
                 jwt_secret=jwt_secret(cfg),
-                kill_switch=self.kill_switch,
+                desk=desk,
+                monitor=monitor,
                 sessions=self.acceptor.session_states,
             )
         )
@@ -159,6 +153,8 @@ class Server:
                     service.replace(cmd)
                 case StatusRequest():
                     service.status(cmd)
+                case MassCancel():
+                    service.mass_cancel(cmd)
         except Exception:
             log.exception("command failed", command=repr(cmd))
 

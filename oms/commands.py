@@ -55,3 +55,13 @@ class StatusRequest:
     cl_ord_id: str | None = None
     order_id: str | None = None
     session: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MassCancel:
+    """OrderMassCancelRequest(q): the session's own working orders, all or one symbol."""
+
+    cl_ord_id: str
+    session: str | None
+    request_type: str = "7"  # MassCancelRequestType(530): 1 by symbol, 7 all orders
+    symbol: str | None = None

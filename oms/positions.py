@@ -35,17 +35,25 @@ class Position:
 class PositionBook:
     def __init__(self) -> None:
         self._positions: dict[tuple[str, str], Position] = {}
+        self._by_account: dict[str, dict[str, Position]] = {}
 
     def apply_fill(self, account: str, symbol: str, signed_qty: Decimal, px: Decimal) -> Position:
         key = (account, symbol)
         pos = self._positions.get(key)
         if pos is None:
             pos = self._positions[key] = Position(account, symbol)
+            self._by_account.setdefault(account, {})[symbol] = pos
         pos.apply_fill(signed_qty, px)
         return pos
 
     def get(self, account: str, symbol: str) -> Position | None:
         return self._positions.get((account, symbol))
+
+    def of_account(self, account: str) -> list[Position]:
+        return list(self._by_account.get(account, {}).values())
+
+    def holders(self, symbol: str) -> list[Position]:
+        return [p for p in self._positions.values() if p.symbol == symbol and p.qty]
 
     def all(self) -> list[Position]:
         return sorted(self._positions.values(), key=lambda p: (p.account, p.symbol))

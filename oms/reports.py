@@ -93,9 +93,24 @@ class CancelReject:
     account: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MassCancelReport:
+    """OrderMassCancelReport(r) content."""
+
+    session: str | None
+    cl_ord_id: str
+    mass_cancel_id: str
+    request_type: str
+    accepted: bool
+    affected: int
+    text: str = ""
+
+
 class ReportSink(Protocol):
     """Where reports go once durable: the FIX acceptor, and anything else listening."""
 
     def execution_report(self, report: ExecutionReport) -> None: ...
 
     def cancel_reject(self, reject: CancelReject) -> None: ...
+
+    def mass_cancel_report(self, report: MassCancelReport) -> None: ...

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.enums import CxlRejReason, CxlRejResponseTo, ExecType, OrdRejReason, OrdStatus, OrdType
 from oms.events import (
     OrderAccepted,
@@ -35,12 +35,13 @@ from oms.events import (
     OrderSubmitted,
     OrderTriggered,
 )
-from oms.gates import Denial, OrderContext, PreTradeGate
+from oms.exposure import ExposureBook, WorkingExposure
+from oms.gates import Approval, Denial, OrderContext, PreTradeGate
 from oms.instruments import Universe
 from oms.journal import ControlEvent, Journal, JournalEntry
 from oms.order import InvalidTransition, Order
-from oms.positions import PositionBook
-from oms.reports import CancelReject, ExecutionReport, ReportSink
+from oms.positions import Position, PositionBook
+from oms.reports import CancelReject, ExecutionReport, MassCancelReport, ReportSink
 from oms.validation import check_order_terms, parse_codes
 from oms.venue import (
     Venue,
@@ -84,6 +85,10 @@ class OrderService:
         self.controls = dict(controls or {})
         self.orders: dict[str, Order] = {}
         self.positions = PositionBook()
+        self.exposure = ExposureBook()
+        # Called with (order, event) for every event applied, replay included.
+        self.listeners: list[Callable[[Order, OrderEvent], None]] = []
+        self.started = False
         self._by_cl_ord_id: dict[tuple[str | None, str], str] = {}
         self._sinks: list[ReportSink] = []
         self._next_order_no = 1
@@ -108,6 +113,7 @@ class OrderService:
             await venue.start()
         self._flusher = asyncio.create_task(self._flush_loop(), name="oms-journal-flusher")
         self._resume_open_orders()
+        self.started = True
 
     async def stop(self) -> None:
         await self.barrier()
@@ -187,6 +193,9 @@ class OrderService:
             self.positions.apply_fill(
                 order.account, order.symbol, event.last_qty * order.side.sign, event.last_px
             )
+        self.exposure.update(order, self.reference_price(order.symbol, order.venue))
+        for listener in self.listeners:
+            listener(order, event)
 
     def _after(self, action: Callable[[], None]) -> None:
         self._after_commit.append(action)
@@ -280,12 +289,39 @@ class OrderService:
         instrument = self.universe.get(symbol)
         return instrument.reference_price if instrument else None
 
-    def working_orders(self, account: str | None = None) -> list[Order]:
+    def working_orders(self, account: str | None = None, session: str | None = None) -> list[Order]:
         return [
             o
             for o in self.orders.values()
-            if o.is_open and (account is None or o.account == account)
+            if o.is_open
+            and (account is None or o.account == account)
+            and (session is None or o.session == session)
         ]
+
+    # -- AccountView: what the risk checks read ----------------------------------
+
+    def position_qty(self, account: str, symbol: str) -> Decimal:
+        pos = self.positions.get(account, symbol)
+        return pos.qty if pos is not None else Decimal(0)
+
+    def account_positions(self, account: str) -> list[Position]:
+        return self.positions.of_account(account)
+
+    def working(self, account: str, symbol: str) -> WorkingExposure:
+        return self.exposure.get(account, symbol)
+
+    def open_order_count(self, account: str) -> int:
+        return self.exposure.open_orders.get(account, 0)
+
+    def open_order_notional(self, account: str) -> Decimal:
+        return self.exposure.open_notional.get(account, Decimal(0))
+
+    def mark(self, symbol: str) -> Decimal | None:
+        return self.reference_price(symbol)
+
+    def sector(self, symbol: str) -> str:
+        instrument = self.universe.get(symbol)
+        return instrument.sector if instrument else ""
 
     # -- commands ----------------------------------------------------------------
 
@@ -317,7 +353,11 @@ class OrderService:
             venue=cmd.venue or self.default_venue,
         )
         order = Order.from_submitted(submitted)
-        denial = self._vet(order)
+        denial, approval = self._vet(order)
+        if denial is None and approval.side is not None:
+            # Re-marked by compliance (a Sell that would go short): journal what works.
+            submitted = dataclasses.replace(submitted, side=approval.side)
+            order.side = approval.side
         self._index(order, order.cl_ord_id)
         self._pending.append(submitted)
         failed = self._refuse_if_failed()
@@ -325,6 +365,7 @@ class OrderService:
             denial = Denial("journal", failed)
         if denial is not None:
             log.info("order rejected", order_id=order_id, check=denial.check, reason=denial.reason)
+            self._cancel_for(order_id, denial.cancel_first)
             self._record(
                 order,
                 OrderRejected(
@@ -341,39 +382,67 @@ class OrderService:
                 text=denial.reason,
             )
             return order_id
+        if approval.flags:
+            self._record_control(ControlEvent("order_flagged", {
+                "order_id": order_id, "account": order.account, "symbol": order.symbol,
+                "flags": list(approval.flags)}))
+        self._cancel_for(order_id, approval.cancel_first)
         self._record(order, OrderAccepted(order_id=order_id))
         self._report(order, ExecType.NEW)
         self._after(lambda: self._send_to_venue(order))
         return order_id
 
-    def _vet(self, order: Order) -> Denial | None:
-        """Validation, then every gate in order; the first denial wins."""
+    def _cancel_for(self, order_id: str, resting_ids: tuple[str, ...]) -> None:
+        """Self-match prevention: take the resting side off before the new order works."""
+        for resting_id in resting_ids:
+            resting = self.orders.get(resting_id)
+            if resting is not None:
+                self.cancel_all_one(resting, f"self-match prevention: canceled for order "
+                                    f"{order_id}", "compliance")
+
+    def _vet(self, order: Order) -> tuple[Denial | None, Approval]:
+        """Validation, then every gate in order; the first denial wins, approvals add up."""
+        approved = Approval()
         instrument = self.universe.get(order.symbol)
         denial = check_order_terms(
             order.ord_type, order.time_in_force, order.qty, order.price, order.stop_px, instrument
         )
         if denial is not None:
-            return denial
+            return denial, approved
         if instrument is None:
             return Denial(
                 "unknown_symbol", f"unknown symbol {order.symbol!r}", OrdRejReason.UNKNOWN_SYMBOL
-            )
+            ), approved
         if order.venue not in self.venues:
-            return Denial("venue", f"unknown venue {order.venue!r}", OrdRejReason.BROKER_OPTION)
-        ctx = OrderContext(order, instrument, self.reference_price(order.symbol, order.venue), self)
+            return Denial(
+                "venue", f"unknown venue {order.venue!r}", OrdRejReason.BROKER_OPTION
+            ), approved
+        ctx = OrderContext(
+            order, instrument, self.reference_price(order.symbol, order.venue), self, self
+        )
         for gate in self.gates:
             try:
-                denial = gate.check(ctx)
+                answer = gate.check(ctx)
             except Exception:
                 log.exception("gate raised", order_id=order.order_id, gate=type(gate).__name__)
-                denial = Denial(
+                answer = Denial(
                     type(gate).__name__,
                     "order refused: internal error in a pre-trade check",
                     OrdRejReason.OTHER,
                 )
-            if denial is not None:
-                return denial
-        return None
+            if isinstance(answer, Denial):
+                return answer, approved
+            if answer is not None:
+                approved = Approval(
+                    approved.flags + answer.flags,
+                    approved.cancel_first + answer.cancel_first,
+                    answer.side or approved.side,
+                )
+                if answer.side is not None:
+                    # Later gates check the order as it will work.
+                    order = dataclasses.replace(order, side=answer.side, fills=[])
+                    ctx = dataclasses.replace(ctx, order=order)
+        return None, approved
 
     def _refuse_malformed(self, cmd: SubmitOrder, order_id: str, denial: Denial) -> None:
         """An order whose codes we cannot even type: journal what came, answer what was wrong."""
@@ -523,7 +592,7 @@ class OrderService:
         candidate = dataclasses.replace(
             order, qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px, fills=[]
         )
-        denial = self._vet(candidate)
+        denial, _ = self._vet(candidate)
         if denial is not None and denial.check != "duplicate_cl_ord_id":
             return CxlRejReason.BROKER_OPTION, denial.reason
         return None
@@ -631,6 +700,34 @@ class OrderService:
 
     # -- firm controls -------------------------------------------------------------
 
+    def mass_cancel(self, cmd: MassCancel) -> int:
+        """Cancel the session's own working orders; answers with a mass cancel report."""
+        accepted = cmd.request_type in ("1", "7") and (cmd.request_type == "7" or cmd.symbol)
+        affected = 0
+        text = ""
+        if accepted:
+            for order in self.working_orders(session=cmd.session):
+                if cmd.request_type == "1" and order.symbol != cmd.symbol:
+                    continue
+                if not order.is_pending_request:
+                    self.cancel_all_one(order, f"mass cancel {cmd.cl_ord_id}", cmd.session or "")
+                    affected += 1
+        else:
+            text = (f"unsupported MassCancelRequestType(530)={cmd.request_type}: use 1 (by "
+                    "symbol, with Symbol(55)) or 7 (all orders)")
+        report = MassCancelReport(cmd.session, cmd.cl_ord_id, f"MC-{cmd.cl_ord_id}",
+                                  cmd.request_type, bool(accepted), affected, text)
+        self._record_control(ControlEvent("mass_cancel", {
+            "session": cmd.session, "cl_ord_id": cmd.cl_ord_id, "affected": affected,
+            "request_type": cmd.request_type, "accepted": bool(accepted)}))
+        self._after(lambda: self._deliver(lambda sink: sink.mass_cancel_report(report)))
+        return affected
+
+    def _deliver(self, send: Callable[[Any], None]) -> None:
+        for sink in self._sinks:
+            if hasattr(sink, "mass_cancel_report"):
+                send(sink)
+
     def record_control(self, kind: str, payload: dict[str, Any]) -> None:
         """Apply and journal a firm-level change (kill switch, …)."""
         handler = self.controls.get(kind)
@@ -638,10 +735,12 @@ class OrderService:
             handler(payload)
         self._record_control(ControlEvent(kind, payload))
 
-    def cancel_all(self, account: str | None, reason: str, by: str = "") -> list[Order]:
+    def cancel_all(
+        self, account: str | None, reason: str, by: str = "", session: str | None = None
+    ) -> list[Order]:
         """Cancel every working order in scope at its venue (kill switch, operator)."""
         canceled = []
-        for order in self.working_orders(account):
+        for order in self.working_orders(account, session):
             if order.is_pending_request and order.status is OrdStatus.PENDING_CANCEL:
                 continue
             if order.status is OrdStatus.PENDING_REPLACE:

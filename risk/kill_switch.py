@@ -1,4 +1,5 @@
-"""Kill switch: firm-wide and per account. While engaged, new orders are refused.
+"""Kill switch: firm-wide, per account and per FIX session. While one is engaged in
+an order's scope, new orders are refused.
 
 Cancelling the working orders in scope is the OMS's job (it owns the orders);
 this object only knows what is engaged, and is rebuilt from journaled events.
@@ -15,23 +16,37 @@ class KillSwitch:
     def __init__(self) -> None:
         self.firm = False
         self.accounts: set[str] = set()
+        self.sessions: set[str] = set()
 
-    def is_engaged(self, account: str) -> bool:
-        return self.firm or account in self.accounts
+    def engaged_for(self, account: str, session: str | None) -> str | None:
+        """The scope that blocks this order, in words, or None."""
+        if self.firm:
+            return "firm-wide"
+        if account in self.accounts:
+            return f"for account {account}"
+        if session is not None and session in self.sessions:
+            return f"for session {session}"
+        return None
+
+    def is_engaged(self, account: str, session: str | None = None) -> bool:
+        return self.engaged_for(account, session) is not None
 
     @staticmethod
-    def event(account: str | None, engaged: bool, by: str) -> dict[str, Any]:
-        return {"account": account, "engaged": engaged, "by": by}
+    def event(account: str | None, engaged: bool, by: str,
+              session: str | None = None) -> dict[str, Any]:
+        return {"account": account, "session": session, "engaged": engaged, "by": by}
 
     def apply(self, payload: dict[str, Any]) -> None:
-        account = payload.get("account")
         engaged = bool(payload["engaged"])
-        if account is None:
+        account, session = payload.get("account"), payload.get("session")
+        target = self.accounts if account else self.sessions if session else None
+        if target is None:
             self.firm = engaged
         elif engaged:
-            self.accounts.add(account)
+            target.add(account or session)
         else:
-            self.accounts.discard(account)
+            target.discard(account or session)
 
     def state(self) -> dict[str, Any]:
-        return {"firm": self.firm, "accounts": sorted(self.accounts)}
+        return {"firm": self.firm, "accounts": sorted(self.accounts),
+                "sessions": sorted(self.sessions)}

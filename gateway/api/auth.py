@@ -19,9 +19,11 @@ from gateway.passwords import verify_password
 ALGORITHM = "HS256"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
-# What each role may do; later roles (risk, compliance) add their own actions.
+# What each role may do.
 ROLE_ACTIONS: dict[str, set[str]] = {
-    "admin": {"read", "trade_ops", "kill_switch"},
+    "admin": {"read", "trade_ops", "kill_switch", "risk_edit", "compliance_edit"},
+    "risk": {"read", "kill_switch", "risk_edit"},
+    "compliance": {"read", "compliance_edit"},
     "viewer": {"read"},
 }
 

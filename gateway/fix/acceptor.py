@@ -21,7 +21,7 @@ from gateway.config import Config, FixClientConfig
 from gateway.fix import mapping
 from gateway.fix.settings import build_settings
 from gateway.passwords import verify_password
-from oms.reports import CancelReject, ExecutionReport
+from oms.reports import CancelReject, ExecutionReport, MassCancelReport
 
 log = structlog.get_logger("fix")
 
@@ -201,6 +201,12 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             return
         self._send(state, "9", mapping.cancel_reject(reject))
 
+    def mass_cancel_report(self, report: MassCancelReport) -> None:
+        state = self._session_for(report.session)
+        if state is None:
+            return
+        self._send(state, "r", mapping.mass_cancel_report(report))
+
     def _send(self, state: SessionState, msg_type: str, body: list[tuple[int, str]]) -> None:
         msg = fix.Message()
         msg.getHeader().setField(fix.MsgType(msg_type))
@@ -236,7 +242,7 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
 def _fields(message: Any) -> dict[int, str]:
     """The body fields of a quickfix message as a tag->value dict."""
     out: dict[int, str] = {}
-    for tag in (1, 11, 37, 38, 40, 41, 44, 54, 55, 59, 99):
+    for tag in (1, 11, 37, 38, 40, 41, 44, 54, 55, 59, 99, 530):
         if message.isSetField(tag):
             out[tag] = message.getField(tag)
     return out

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.enums import ExecType, OrdStatus
-from oms.reports import CancelReject, ExecutionReport
+from oms.reports import CancelReject, ExecutionReport, MassCancelReport
 
 Fields = dict[int, str]
-Command = SubmitOrder | CancelOrder | ReplaceOrder | StatusRequest
+Command = SubmitOrder | CancelOrder | ReplaceOrder | StatusRequest | MassCancel
 
 
 class MappingError(ValueError):
@@ -92,7 +92,13 @@ def status_request(f: Fields, session: str) -> StatusRequest:
     return StatusRequest(cl_ord_id=f.get(11), order_id=f.get(37), session=session)
 
 
+def mass_cancel(f: Fields, session: str) -> MassCancel:
+    return MassCancel(cl_ord_id=_req(f, 11, "ClOrdID"), session=session,
+                      request_type=_req(f, 530, "MassCancelRequestType"), symbol=f.get(55))
+
+
 INBOUND: dict[str, Callable[..., Command]] = {
+    "q": mass_cancel,
     "D": new_order,
     "F": cancel_order,
     "G": replace_order,
@@ -159,4 +165,14 @@ def cancel_reject(r: CancelReject) -> list[tuple[int, str]]:
     if r.account:
         fields.append((1, r.account))
     fields.append((58, r.text))
+    return fields
+
+
+def mass_cancel_report(r: MassCancelReport) -> list[tuple[int, str]]:
+    fields = [(11, r.cl_ord_id), (37, r.mass_cancel_id), (530, r.request_type),
+              (531, r.request_type if r.accepted else "0"), (533, str(r.affected))]
+    if not r.accepted:
+        fields.append((532, "99"))
+    if r.text:
+        fields.append((58, r.text))
     return fields

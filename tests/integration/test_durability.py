@@ -30,7 +30,10 @@ def test_kill9_restart_keeps_orders_fills_positions_and_sequence_numbers(fresh_s
         c = await logon(server)
         c.new_order("REST1", "AAPL", "1", 200, ord_type="2", price=BUY_RESTING)
         state["rest_order_id"] = (await report_for(c, "REST1", "0"))[37]
-        c.new_order("SELL1", "MSFT", "2", 100, ord_type="2", price="340.00")  # rests above asks
+        located = await asyncio.to_thread(
+            server.post, "/locates", {"account": "ACC1", "symbol": "MSFT", "qty": 100})
+        assert located.status_code == 201
+        c.new_order("SELL1", "MSFT", "5", 100, ord_type="2", price="340.00")  # rests above asks
         await report_for(c, "SELL1", "0")
         c.new_order("FILL1", "AAPL", "1", 100, ord_type="2", price=BUY_MARKETABLE)
         trade = await report_for(c, "FILL1", "F")
@@ -65,7 +68,7 @@ def test_kill9_restart_keeps_orders_fills_positions_and_sequence_numbers(fresh_s
         c.cancel("CXL1", "REST1", "AAPL", "1")
         canceled = await report_for(c, "CXL1", "4")
         assert canceled[37] == state["rest_order_id"]
-        c.cancel("CXL2", "SELL1", "MSFT", "2")
+        c.cancel("CXL2", "SELL1", "MSFT", "5")
         assert (await report_for(c, "CXL2", "4"))[39] == "4"
         await c.logout()
 

@@ -9,18 +9,17 @@ from decimal import Decimal as D
 import httpx
 import jwt
 
-from compliance.pretrade import ComplianceGate
-from gateway.api.app import ApiContext, create_app
+from compliance.pretrade import ComplianceRules
+from gateway.api.app import create_app
+from gateway.api.context import ApiContext
 from gateway.config import ApiConfig, ApiUser
+from gateway.desk import RiskDesk
 from gateway.passwords import hash_password
 from gateway.sim.exchange import SimExchange
 from oms.commands import SubmitOrder
 from oms.journal import InMemoryJournal
-from oms.service import OrderService
 from oms.universe import default_universe
-from risk.kill_switch import KillSwitch
-from risk.limits import OrderLimits
-from risk.pretrade import RiskGate
+from risk.limits import Limits, LimitsBook
 
 SECRET = "unit-test-secret-unit-test-secret-0001"
 CONFIG = ApiConfig(
@@ -31,26 +30,15 @@ CONFIG = ApiConfig(
 )
 
 
-async def setup():
+async def setup(desk: RiskDesk | None = None):
     universe = default_universe()
-    ks = KillSwitch()
-    service = OrderService(
-        universe=universe,
-        journal=InMemoryJournal(),
-        venues={"SIM": SimExchange(universe, liquidity=False)},
-        gates=[ComplianceGate(), RiskGate(OrderLimits(), ks)],
-        controls={"kill_switch": ks.apply},
-    )
+    desk = desk or RiskDesk(limits=LimitsBook(Limits()),
+                            rules=ComplianceRules(sell_short_action="remark"))
+    service, monitor = desk.order_service(
+        universe, InMemoryJournal(), {"SIM": SimExchange(universe, liquidity=False)})
     await service.start()
-    app = create_app(
-        ApiContext(
-            service=service,
-            config=CONFIG,
-            jwt_secret=SECRET,
-            kill_switch=ks,
-            sessions=lambda: [{"session_id": "S"}],
-        )
-    )
+    app = create_app(ApiContext(service=service, config=CONFIG, jwt_secret=SECRET, desk=desk,
+                                monitor=monitor, sessions=lambda: [{"session_id": "S"}]))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
     return service, client
 
@@ -164,6 +152,10 @@ def test_positions_after_a_fill_and_instruments():
     async def scenario():
         service, client = await setup()
         admin = await login(client)
+        # ACC2 is flat: its sell is re-marked a short sale, which needs a locate.
+        r = await client.post("/locates", json={"account": "ACC2", "symbol": "AAPL", "qty": 100},
+                              headers=admin)
+        assert r.status_code == 201
         submit(service, "S1", account="ACC2", side="2", qty="100", price="170.00")
         submit(service, "B1", qty="100", price="170.00")
         for _ in range(3):
@@ -196,7 +188,7 @@ def test_kill_switch_for_one_account_then_release():
         await service.barrier()
         r = await client.post("/kill-switch", json={"account": "ACC1"}, headers=admin)
         assert r.status_code == 200 and r.json()["canceled"] == 2
-        assert r.json()["state"] == {"firm": False, "accounts": ["ACC1"]}
+        assert r.json()["state"] == {"firm": False, "accounts": ["ACC1"], "sessions": []}
         for _ in range(3):
             await service.barrier()
         statuses = {

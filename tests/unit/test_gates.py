@@ -14,7 +14,7 @@ from oms.order import Order
 from oms.universe import default_universe
 from oms.validation import check_order_terms
 from risk.kill_switch import KillSwitch
-from risk.limits import OrderLimits
+from risk.limits import Limits
 from risk.pretrade import RiskGate
 
 NOW = datetime.now(UTC)
@@ -62,7 +62,7 @@ def ctx(o, ref="100", orders=None):
     )
 
 
-LIMITS = OrderLimits(max_order_qty=D(1000), max_order_notional=D(50_000), price_collar_pct=D(10))
+LIMITS = Limits(max_order_qty=D(1000), max_order_notional=D(50_000), price_collar_pct=D(10))
 
 
 def test_max_order_qty_at_limit_passes_one_over_fails():
@@ -100,8 +100,15 @@ def test_price_collar_edges():
     denial = gate.check(ctx(order(qty="1", price="110.01")))
     assert denial.check == "price_collar" and "10.0% from reference 100" in denial.reason
     assert gate.check(ctx(order(qty="1", price="89.99"))).check == "price_collar"
-    stop = order(qty="1", price=None, ord_type=OrdType.STOP, stop_px="120.00")
-    assert "stop price 120.00" in gate.check(ctx(stop)).reason
+    # Stops have their own, wider band (20% by default).
+    assert gate.check(ctx(order(qty="1", price=None, ord_type=OrdType.STOP,
+                                stop_px="120.00"))) is None
+    stop = order(qty="1", price=None, ord_type=OrdType.STOP, stop_px="120.01")
+    assert "stop price 120.01" in gate.check(ctx(stop)).reason
+    # For a cheap stock the tick band is wider than the percentage band.
+    cheap = order(qty="1", price="1.10")
+    assert gate.check(ctx(cheap, ref="1.00")) is None  # 10 ticks
+    assert gate.check(ctx(order(qty="1", price="1.11"), ref="1.00")).check == "price_collar"
 
 
 def test_kill_switch_account_and_firm():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
-from compliance.pretrade import ComplianceGate
+from compliance.lists import Locates
+from compliance.pretrade import ComplianceRules
+from gateway.desk import RiskDesk
 from gateway.sim.exchange import SimExchange
 from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.enums import ExecType, OrdStatus
@@ -14,8 +16,7 @@ from oms.reports import CancelReject, ExecutionReport
 from oms.service import OrderService
 from oms.universe import default_universe
 from risk.kill_switch import KillSwitch
-from risk.limits import OrderLimits
-from risk.pretrade import RiskGate
+from risk.limits import Limits, LimitsBook
 
 
 class Recorder:
@@ -45,18 +46,17 @@ class Recorder:
 
 
 async def make(
-    journal: InMemoryJournal | None = None, ks: KillSwitch | None = None
+    journal: InMemoryJournal | None = None, desk: RiskDesk | None = None
 ) -> tuple[OrderService, Recorder]:
     universe = default_universe()
     journal = journal or InMemoryJournal()
-    ks = ks or KillSwitch()
-    service = OrderService(
-        universe=universe,
-        journal=journal,
-        venues={"SIM": SimExchange(universe, liquidity=False)},
-        gates=[ComplianceGate(), RiskGate(OrderLimits(), ks)],
-        controls={"kill_switch": ks.apply},
-    )
+    if desk is None:
+        # Sells from a flat ACC2 are short sales: re-marked, and covered by a locate.
+        desk = RiskDesk(limits=LimitsBook(Limits()),
+                        rules=ComplianceRules(sell_short_action="remark"))
+        desk.locates.apply(Locates.event("ACC2", "AAPL", D(10_000), "test"))
+    service, _ = desk.order_service(universe, journal,
+                                    {"SIM": SimExchange(universe, liquidity=False)})
     rec = Recorder(journal)
     service.add_sink(rec)
     await service.start()
@@ -194,8 +194,7 @@ def test_cancel_replace_status_and_their_refusals():
 def test_restart_replays_the_journal_and_resumes_open_orders():
     async def scenario():
         journal = InMemoryJournal()
-        ks = KillSwitch()
-        service, _ = await make(journal, ks)
+        service, _ = await make(journal)
         service.submit(order("S1", side="2", qty="100", account="ACC2"))
         service.submit(order("B1", qty="40", price="171.00"))
         service.submit(order("B2", qty="10", price="150.00"))
@@ -204,11 +203,12 @@ def test_restart_replays_the_journal_and_resumes_open_orders():
         before = {o.order_id: o.to_dict() for o in service.orders.values()}
         await service.stop()
 
-        ks2 = KillSwitch()
-        again, rec = await make(journal, ks2)
+        desk2 = RiskDesk(limits=LimitsBook(Limits()),
+                         rules=ComplianceRules(sell_short_action="remark"))
+        again, rec = await make(journal, desk2)
         await settle(again)
         assert {o.order_id: o.to_dict() for o in again.orders.values()} == before
-        assert ks2.accounts == {"ACC9"}
+        assert desk2.kill_switch.accounts == {"ACC9"}
         # The resting sell is back on the exchange: a new buy fills against it.
         again.submit(order("B3", qty="10", price="170.00"))
         await settle(again)

@@ -1,0 +1,27 @@
+"""What the API handlers work with, and how they reach it from a request."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from gateway.config import ApiConfig
+from gateway.desk import RiskDesk
+from oms.service import OrderService
+from risk.monitor import RiskMonitor
+
+
+@dataclass
+class ApiContext:
+    service: OrderService
+    config: ApiConfig
+    jwt_secret: str
+    desk: RiskDesk
+    monitor: RiskMonitor
+    sessions: Callable[[], list[dict[str, Any]]]
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx

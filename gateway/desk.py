@@ -1,0 +1,80 @@
+"""The firm's risk and compliance state in one place: kill switch, limits, account
+states, restricted list, locates, halts. Each piece changes only through a
+journaled control event, and `controls()` tells the OMS which piece replays
+which kind of event at start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compliance import lists
+from compliance.lists import InstrumentStatus, Locates, RestrictedList
+from compliance.pretrade import ComplianceGate, ComplianceRules
+from oms.gates import PreTradeGate
+from oms.instruments import Universe
+from oms.journal import Journal
+from oms.service import OrderService
+from oms.venue import Venue
+from risk import accounts, kill_switch, limits
+from risk.accounts import AccountStates
+from risk.kill_switch import KillSwitch
+from risk.limits import Limits, LimitsBook
+from risk.monitor import RiskMonitor
+from risk.pretrade import RiskGate
+from risk.throttle import Throttle
+from risk.volatility import VolatilityTracker
+
+
+@dataclass
+class RiskDesk:
+    limits: LimitsBook
+    rules: ComplianceRules = field(default_factory=ComplianceRules)
+    kill_switch: KillSwitch = field(default_factory=KillSwitch)
+    states: AccountStates = field(default_factory=AccountStates)
+    restricted: RestrictedList = field(default_factory=RestrictedList)
+    locates: Locates = field(default_factory=Locates)
+    status: InstrumentStatus = field(default_factory=InstrumentStatus)
+    volatility: VolatilityTracker = field(default_factory=VolatilityTracker)
+    throttle: Throttle = field(default_factory=Throttle)
+
+    @classmethod
+    def from_config(cls, firm_limits: Limits, rules: ComplianceRules) -> RiskDesk:
+        return cls(limits=LimitsBook(firm_limits), rules=rules)
+
+    def controls(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+        return {
+            kill_switch.KIND: self.kill_switch.apply,
+            limits.KIND: self.limits.apply,
+            accounts.KIND: self.states.apply,
+            lists.RESTRICTED_KIND: self.restricted.apply,
+            lists.LOCATE_KIND: self.locates.apply,
+            lists.STATUS_KIND: self.status.apply,
+        }
+
+    def gates(self, clock: Callable[[], float] = time.monotonic) -> list[PreTradeGate]:
+        return [
+            ComplianceGate(self.rules, self.restricted, self.locates, self.status, clock=clock),
+            RiskGate(self.limits, self.kill_switch, self.states, throttle=self.throttle,
+                     volatility=self.volatility, clock=clock),
+        ]
+
+    def order_service(self, universe: Universe, journal: Journal, venues: dict[str, Venue], *,
+                      default_venue: str | None = None,
+                      gates: bool = True) -> tuple[OrderService, RiskMonitor]:
+        """The OMS wired to this desk: its gates, its control events, its monitor."""
+        service = OrderService(
+            universe=universe, journal=journal, venues=venues,
+            gates=self.gates() if gates else [],
+            default_venue=default_venue or next(iter(venues)),
+            controls=self.controls(),
+        )
+        monitor = RiskMonitor(service, self.limits, self.states, self.volatility,
+                              time.monotonic)
+        service.listeners.append(monitor.on_order_event)
+        for venue in venues.values():
+            venue.subscribe(monitor.on_market_data)
+        return service, monitor

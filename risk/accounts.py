@@ -1,0 +1,57 @@
+"""Account trading states (ACTIVE, REDUCING, HALTED) and the day's P&L marks.
+
+States change by journaled control events, so a HALTED account is still
+HALTED after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from oms.positions import Position
+
+KIND = "account_state"
+
+
+class AccountState(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only orders that reduce a position are accepted
+    HALTED = "HALTED"  # everything refused, working orders canceled
+
+
+class AccountStates:
+    def __init__(self) -> None:
+        self.states: dict[str, AccountState] = {}
+        self.reasons: dict[str, str] = {}
+        self.high_water: dict[str, Decimal] = {}
+        self.in_drawdown: set[str] = set()
+
+    def get(self, account: str) -> AccountState:
+        return self.states.get(account, AccountState.ACTIVE)
+
+    @staticmethod
+    def event(account: str, state: AccountState, reason: str, by: str) -> dict[str, Any]:
+        return {"account": account, "state": state.value, "reason": reason, "by": by}
+
+    def apply(self, payload: dict[str, Any]) -> None:
+        account, state = payload["account"], AccountState(payload["state"])
+        self.states[account] = state
+        self.reasons[account] = payload.get("reason", "")
+        if state is AccountState.ACTIVE:
+            # Re-activated by an operator: the drawdown clock starts again.
+            self.in_drawdown.discard(account)
+            self.high_water.pop(account, None)
+
+
+def pnl(positions: Iterable[Position], mark: Any) -> tuple[Decimal, Decimal]:
+    """(realised, unrealised) P&L of positions marked by `mark(symbol)`."""
+    realised = unrealised = Decimal(0)
+    for p in positions:
+        realised += p.realized_pnl
+        price = mark(p.symbol) if p.qty else None
+        if price is not None:
+            unrealised += (price - p.avg_px) * p.qty
+    return realised, unrealised
