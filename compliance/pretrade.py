@@ -48,10 +48,11 @@ class ComplianceGate:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.rules = rules or ComplianceRules()
-        self.restricted = restricted or RestrictedList()
-        self.locates = locates or Locates()
-        self.status = status or InstrumentStatus()
+        # `is None`, not `or`: an empty list is falsy but must still be the shared one.
+        self.rules = rules if rules is not None else ComplianceRules()
+        self.restricted = restricted if restricted is not None else RestrictedList()
+        self.locates = locates if locates is not None else Locates()
+        self.status = status if status is not None else InstrumentStatus()
         self.clock = clock
         self.now = now
         self._zone = ZoneInfo(self.rules.timezone)

@@ -148,8 +148,9 @@ class RiskGate:
             net_now += value
             if view.sector(pos.symbol) == sector:
                 sector_now += abs(value)
-        mark = view.mark(symbol) or px
-        before, after = position * mark, (position + signed) * mark
+        # Held shares at the mark, the new order at its own price: what it would cost.
+        before = position * (view.mark(symbol) or px)
+        after = before + signed * px
         gross = gross_now - abs(before) + abs(after)
         net = net_now - before + after
         sector_gross = sector_now - abs(before) + abs(after)
