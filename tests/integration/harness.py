@@ -52,6 +52,16 @@ name = "viewer"
 password = "viewer-pw"
 roles = ["viewer"]
 
+[[api.users]]
+name = "risk"
+password = "risk-pw"
+roles = ["risk"]
+
+[[api.users]]
+name = "cco"
+password = "cco-pw"
+roles = ["compliance"]
+
 [[venues]]
 name = "SIM"
 kind = "sim"
@@ -88,11 +98,11 @@ class ServerProcess(launcher.ServerProcess):
             **kw,
         )  # type: ignore[arg-type]
 
-    def post(
-        self, path: str, json: object = None, user: str = "admin", password: str = "admin-pw"
-    ) -> httpx.Response:
-        return httpx.post(
-            f"{self.api}{path}",
-            json=json,
-            headers={"Authorization": f"Bearer {self.token(user, password)}"},
-        )
+    def post(self, path: str, json: object = None, user: str = "admin",
+             password: str = "admin-pw") -> httpx.Response:
+        return self.call("POST", path, json, user, password)
+
+    def call(self, method: str, path: str, json: object = None, user: str = "admin",
+             password: str = "admin-pw") -> httpx.Response:
+        return httpx.request(method, f"{self.api}{path}", json=json, timeout=30,
+                             headers={"Authorization": f"Bearer {self.token(user, password)}"})
