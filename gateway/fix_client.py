@@ -121,6 +121,10 @@ class FixClient:
         self.send([(35, "5")])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._admin_reply({"5"}), timeout)
+            # Wait for the server to drop the connection, so that a logon right after
+            # this one is not refused as a second connection of the same session.
+            if self._task is not None:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
         await self.close()
 
     async def close(self) -> None:
