@@ -3,9 +3,16 @@
 Measures orders/s and ack latency (send of D -> receipt of its ExecutionReport
 New or Rejected, matched by ClOrdID) at p50/p99/p99.9/max. With no --port it
 starts a real server (embedded PostgreSQL, durable journal) in a temporary
-directory; --baseline runs the same load against a bare quickfix acceptor in
-the same run and prints the ratio. The load generator runs in this process,
-the servers in their own.
+directory. Modes:
+
+- `--baseline`: the same load against a bare quickfix acceptor, and the ratio;
+- `--compare-gates`: the same load with every pre-trade gate and without
+  (`serve --no-gates`), over `--accounts`, `--symbols` and a `--restricted`
+  list of that many entries, and the throughput cost of the gates;
+- `--kill-switch N`: N working orders, then `POST /kill-switch` for the firm,
+  timed until the venue has acknowledged the last cancel.
+
+The load generator runs in this process, the servers in their own.
 """
 
 from __future__ import annotations
@@ -18,13 +25,19 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from gateway.fix_client import FixClient
 from gateway.launcher import ServerProcess, free_port
+
+SECTORS = ("Information Technology", "Financials", "Health Care", "Energy", "Industrials",
+           "Consumer Staples", "Consumer Discretionary", "Utilities", "Materials",
+           "Communication Services", "Real Estate")
 
 
 @dataclass
@@ -49,27 +62,28 @@ class LoadResult:
         }
 
 
-async def _session(
-    host: str,
-    port: int,
-    sender: str,
-    target: str,
-    n: int,
-    rate: float,
-    window: int,
-    symbol: str,
-    price: str,
-    tag: str,
-    result: LoadResult,
-    start: asyncio.Event,
-    password: str | None,
-) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Workload:
+    """What each order is: order k buys 100 of book[k % len] for accounts[k % len]."""
+
+    book: tuple[tuple[str, str], ...] = (("AAPL", "165.00"),)  # (symbol, resting price)
+    accounts: tuple[str, ...] = ()  # empty: each session's configured account
+
+    def order(self, k: int) -> tuple[str, str, str | None]:
+        symbol, price = self.book[k % len(self.book)]
+        account = self.accounts[k % len(self.accounts)] if self.accounts else None
+        return symbol, price, account
+
+
+async def _session(host: str, port: int, sender: str, target: str, n: int, rate: float,
+                   window: int, work: Workload, offset: int, tag: str, result: LoadResult,
+                   start: asyncio.Event, password: str | None) -> tuple[float, float]:
     client = FixClient(sender, target)
     await client.connect(host, port)
     await client.logon(password=password, reset_seq=True)
     sent_at: dict[str, float] = {}
     slots = asyncio.Semaphore(window)
-    first_send = last_ack = 0.0
+    last_ack = 0.0
 
     async def receive() -> None:
         nonlocal last_ack
@@ -101,53 +115,27 @@ async def _session(
         else:
             await slots.acquire()
         cl = f"{tag}-{sender}-{k}"
+        symbol, price, account = work.order(offset + k)
         sent_at[cl] = time.perf_counter()
-        client.new_order(cl, symbol, "1", 100, "2", price)
+        client.new_order(cl, symbol, "1", 100, "2", price, account=account)
         result.sent += 1
     await reader
     await client.logout()
     return first_send, last_ack
 
 
-async def run_load(
-    host: str,
-    port: int,
-    *,
-    sessions: int = 4,
-    orders: int = 5000,
-    rate: float = 0.0,
-    window: int = 50,
-    sender_prefix: str = "BENCH",
-    target: str = "FIXGATE",
-    symbol: str = "AAPL",
-    price: str = "165.00",
-    password: str | None = None,
-) -> LoadResult:
+async def run_load(host: str, port: int, *, sessions: int = 4, orders: int = 5000,
+                   rate: float = 0.0, window: int = 50, sender_prefix: str = "BENCH",
+                   target: str = "FIXGATE", work: Workload = Workload(),
+                   password: str | None = None) -> LoadResult:
     """Send `orders` in total over `sessions`; `rate` orders/s in total, or 0 for a window."""
     result = LoadResult()
     start = asyncio.Event()
     tag = f"R{time.time_ns()}"
     per_session = orders // sessions
-    tasks = [
-        asyncio.create_task(
-            _session(
-                host,
-                port,
-                f"{sender_prefix}{i + 1}",
-                target,
-                per_session,
-                rate / sessions,
-                window,
-                symbol,
-                price,
-                tag,
-                result,
-                start,
-                password,
-            )
-        )
-        for i in range(sessions)
-    ]
+    tasks = [asyncio.create_task(_session(
+        host, port, f"{sender_prefix}{i + 1}", target, per_session, rate / sessions, window,
+        work, i * per_session, tag, result, start, password)) for i in range(sessions)]
     await asyncio.sleep(0.5)  # every session logged on before the clock starts
     start.set()
     spans = await asyncio.gather(*tasks)
@@ -165,39 +153,48 @@ sender_comp_id = "FIXGATE"
 [api]
 host = "127.0.0.1"
 jwt_secret = "bench-secret-bench-secret-bench-secret"
+[[api.users]]
+name = "bench"
+password = "bench"
+roles = ["admin"]
 [[venues]]
 name = "SIM"
 kind = "sim"
 seed = 7
+{instruments}
 """
 
 
-def bench_config(sessions: int, prefix: str) -> str:
-    clients = "\n".join(
-        f'[[fix.clients]]\ncomp_id = "{prefix}{i + 1}"\naccount = "ACC{i + 1}"'
-        for i in range(sessions)
-    )
-    return BENCH_CONFIG.replace("{clients}", clients)
+def synthetic_symbols(n: int) -> list[tuple[str, str, str]]:
+    """(symbol, sector, reference price) for n made-up instruments."""
+    return [(f"SYN{i:04d}", SECTORS[i % len(SECTORS)], f"{20 + (i * 7) % 300}.00")
+            for i in range(n)]
+
+
+def bench_config(sessions: int, prefix: str, extra_symbols: int = 0) -> str:
+    clients = "\n".join(f'[[fix.clients]]\ncomp_id = "{prefix}{i + 1}"\naccount = "ACC{i + 1}"'
+                        for i in range(sessions))
+    instruments = "\n".join(
+        f'[[instruments]]\nsymbol = "{s}"\nsector = "{sector}"\nreference_price = "{px}"'
+        for s, sector, px in synthetic_symbols(extra_symbols))
+    return BENCH_CONFIG.replace("{clients}", clients).replace("{instruments}", instruments)
+
+
+def gated_workload(args: argparse.Namespace) -> Workload:
+    """Orders spread over every symbol and account, resting 5% under the reference."""
+    book = [(s, str((Decimal(px) * Decimal("0.95")).quantize(Decimal("0.01"))))
+            for s, _sector, px in synthetic_symbols(max(args.symbols - 20, 0))]
+    book.append((args.symbol, args.price))
+    return Workload(tuple(book), tuple(f"ACC{i + 1}" for i in range(args.accounts)))
 
 
 class _Baseline:
     def __init__(self, sessions: int, prefix: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gateway.baseline",
-                "--port",
-                str(self.port),
-                "--sessions",
-                str(sessions),
-                "--sender-prefix",
-                prefix,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+            [sys.executable, "-m", "gateway.baseline", "--port", str(self.port),
+             "--sessions", str(sessions), "--sender-prefix", prefix],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if b"ready" not in line:
@@ -208,43 +205,103 @@ class _Baseline:
         self.proc.wait(10)
 
 
-async def _measure(host: str, port: int, args: argparse.Namespace) -> dict[str, float]:
-    load = dict(
-        sessions=args.sessions,
-        rate=args.rate,
-        window=args.window,
-        sender_prefix=args.sender_prefix,
-        target=args.target,
-        symbol=args.symbol,
-        price=args.price,
-    )
+def _token(api: str) -> dict[str, str]:
+    r = httpx.post(f"{api}/auth/token", data={"username": "bench", "password": "bench"})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def load_restricted(api: str, n: int) -> None:
+    """n firm-wide entries for symbols that are not traded: the cost is the lookup."""
+    headers = _token(api)
+    for start in range(0, n, 2000):
+        chunk = [{"symbol": f"R{i:05d}", "account": None, "kind": "restricted"}
+                 for i in range(start, min(n, start + 2000))]
+        httpx.post(f"{api}/restricted-list", json=chunk, headers=headers,
+                   timeout=120).raise_for_status()
+
+
+async def _measure(host: str, port: int, args: argparse.Namespace,
+                   work: Workload = Workload()) -> dict[str, float]:
+    load = dict(sessions=args.sessions, rate=args.rate, window=args.window,
+                sender_prefix=args.sender_prefix, target=args.target, work=work)
     await run_load(host, port, orders=min(args.orders, 400), **load)  # warm-up
     return (await run_load(host, port, orders=args.orders, **load)).summary()
 
 
+def _server(tmp: str, name: str, args: argparse.Namespace, extra_symbols: int = 0,
+            gates: bool = True) -> ServerProcess:
+    server = ServerProcess(Path(tmp) / name,
+                           bench_config(args.sessions, args.sender_prefix, extra_symbols),
+                           () if gates else ("--no-gates",))
+    server.start()
+    return server
+
+
+def _compare_gates(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    work = gated_workload(args)
+    extra = max(args.symbols - 20, 0)
+    with tempfile.TemporaryDirectory(prefix="fixgate-bench-") as tmp:
+        for label, gates in (("gates", True), ("no_gates", False)):
+            server = _server(tmp, label, args, extra, gates)
+            try:
+                if gates:
+                    load_restricted(server.api, args.restricted)
+                results[label] = asyncio.run(_measure("127.0.0.1", server.fix_port, args, work))
+            finally:
+                server.stop()
+    off = results["no_gates"]["orders_per_s"]
+    results["gates_cost"] = round(1 - results["gates"]["orders_per_s"] / off, 3) if off else 0.0
+
+
+async def _fill_book(port: int, n: int, args: argparse.Namespace) -> None:
+    """n working orders from the bench sessions, all acknowledged."""
+    work = Workload((("AAPL", "165.00"), ("MSFT", "310.00"), ("JPM", "135.00")))
+    result = await run_load("127.0.0.1", port, sessions=args.sessions, orders=n, window=50,
+                            sender_prefix=args.sender_prefix, target=args.target, work=work)
+    if result.acked != n or result.rejected:
+        raise RuntimeError(f"only {result.acked - result.rejected} of {n} orders are working")
+
+
+def _kill_switch(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    n = args.kill_switch
+    with tempfile.TemporaryDirectory(prefix="fixgate-bench-") as tmp:
+        server = _server(tmp, "kill", args)
+        try:
+            asyncio.run(_fill_book(server.fix_port, n, args))
+            headers = _token(server.api)
+            t0 = time.perf_counter()
+            r = httpx.post(f"{server.api}/kill-switch", json={}, headers=headers, timeout=60)
+            wall_ms = (time.perf_counter() - t0) * 1000
+            r.raise_for_status()
+            body = r.json()
+            results["kill_switch"] = {"working_orders": n, "canceled": body["canceled"],
+                                      "all_canceled_at_venue": body["all_canceled_at_venue"],
+                                      "server_ms": body["elapsed_ms"],
+                                      "http_round_trip_ms": round(wall_ms, 3)}
+        finally:
+            server.stop()
+
+
 def _print(label: str, s: dict[str, float]) -> None:
-    print(
-        f"{label:<10} {s['orders_per_s']:>10,.0f} orders/s   ack p50 {s['p50_ms']:.2f} ms  "
-        f"p99 {s['p99_ms']:.2f} ms  p99.9 {s['p999_ms']:.2f} ms  max {s['max_ms']:.2f} ms  "
-        f"({s['acked']} acks, {s['rejected']} rejected)"
-    )
+    print(f"{label:<10} {s['orders_per_s']:>10,.0f} orders/s   ack p50 {s['p50_ms']:.2f} ms  "
+          f"p99 {s['p99_ms']:.2f} ms  p99.9 {s['p999_ms']:.2f} ms  max {s['max_ms']:.2f} ms  "
+          f"({s['acked']} acks, {s['rejected']} rejected)")
 
 
 def bench_main(args: argparse.Namespace) -> int:
-    results: dict[str, Any] = {
-        "sessions": args.sessions,
-        "orders": args.orders,
-        "rate": args.rate,
-        "window": args.window,
-    }
-    if args.port:
+    results: dict[str, Any] = {"sessions": args.sessions, "orders": args.orders,
+                               "rate": args.rate, "window": args.window}
+    if args.kill_switch:
+        _kill_switch(args, results)
+    elif args.compare_gates:
+        results.update(accounts=args.accounts, symbols=args.symbols, restricted=args.restricted)
+        _compare_gates(args, results)
+    elif args.port:
         results["fixgate"] = asyncio.run(_measure(args.host, args.port, args))
     else:
         with tempfile.TemporaryDirectory(prefix="fixgate-bench-") as tmp:
-            server = ServerProcess(
-                Path(tmp) / "data", bench_config(args.sessions, args.sender_prefix)
-            )
-            server.start()
+            server = _server(tmp, "data", args)
             try:
                 results["fixgate"] = asyncio.run(_measure("127.0.0.1", server.fix_port, args))
             finally:
@@ -260,12 +317,22 @@ def bench_main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
         return 0
+    if "kill_switch" in results:
+        k = results["kill_switch"]
+        print(f"kill switch: {k['canceled']} of {k['working_orders']} working orders canceled "
+              f"and acknowledged by the venue in {k['server_ms']:.1f} ms (HTTP round trip "
+              f"{k['http_round_trip_ms']:.1f} ms)")
+        return 0
     mode = f"{args.rate:,.0f} orders/s" if args.rate else f"window {args.window}/session"
     print(f"{args.orders} orders over {args.sessions} sessions, {mode}")
-    _print("fixgate", results["fixgate"])
-    if args.baseline:
-        _print("baseline", results["baseline"])
+    for label in ("fixgate", "baseline", "gates", "no_gates"):
+        if label in results:
+            _print(label, results[label])
+    if "ratio" in results:
         print(f"fixgate / baseline throughput: {results['ratio']:.2f}")
+    if "gates_cost" in results:
+        print(f"gates cost {results['gates_cost']:.1%} of throughput ({args.accounts} accounts, "
+              f"{args.symbols} symbols, {args.restricted:,} restricted entries)")
     return 0
 
 
@@ -275,18 +342,22 @@ def add_bench_parser(subparsers: Any) -> None:
     p.add_argument("--port", type=int, help="a running server (default: start one)")
     p.add_argument("--sessions", type=int, default=4)
     p.add_argument("--orders", type=int, default=5000, help="orders in total")
-    p.add_argument(
-        "--rate", type=float, default=0.0, help="orders/s in total; 0 = as fast as acks come back"
-    )
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="orders/s in total; 0 = as fast as acks come back")
     p.add_argument("--window", type=int, default=50, help="un-acked orders per session")
     p.add_argument("--sender-prefix", default="BENCH")
     p.add_argument("--target", default="FIXGATE")
     p.add_argument("--symbol", default="AAPL")
     p.add_argument("--price", default="165.00", help="a resting buy price inside the collar")
-    p.add_argument(
-        "--baseline",
-        action="store_true",
-        help="also run against a bare quickfix acceptor and print the ratio",
-    )
+    p.add_argument("--baseline", action="store_true",
+                   help="also run against a bare quickfix acceptor and print the ratio")
+    p.add_argument("--compare-gates", action="store_true",
+                   help="run with all pre-trade gates and with none, and print the cost")
+    p.add_argument("--accounts", type=int, default=100, help="with --compare-gates")
+    p.add_argument("--symbols", type=int, default=500, help="with --compare-gates")
+    p.add_argument("--restricted", type=int, default=10_000,
+                   help="restricted-list entries, with --compare-gates")
+    p.add_argument("--kill-switch", type=int, default=0, metavar="N",
+                   help="time the firm kill switch over N working orders")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

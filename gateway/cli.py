@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, gates=not args.no_gates))
     return 0
 
 
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fix-port", type=int, help="override fix.port")
     serve.add_argument("--api-port", type=int, help="override api.port")
     serve.add_argument("--log-format", choices=["console", "json"], help="override log_format")
+    serve.add_argument("--no-gates", action="store_true",
+                       help="benchmarks only: run with no pre-trade gates at all")
     serve.set_defaults(func=_serve)
 
     hp = sub.add_parser("hash-password", help="print a pbkdf2_sha256 hash for the config")

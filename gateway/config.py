@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compliance.pretrade import SELF_MATCH_MODES, ComplianceRules
+from oms.instruments import Instrument
 from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
 
 DEMO_CONFIG = """
@@ -123,9 +125,10 @@ class Config:
     venues: tuple[VenueConfig, ...] = (VenueConfig("SIM", "sim"),)
     limits: Limits = field(default_factory=Limits)
     compliance: ComplianceRules = field(default_factory=ComplianceRules)
+    instruments: tuple[Instrument, ...] = ()  # added to the default universe
 
 
-_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance"}
+_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 
 
@@ -212,6 +215,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     except LimitError as exc:
         raise ConfigError(f"[limits]: {exc}") from exc
     compliance = _compliance(raw.get("compliance", {}))
+    instruments = tuple(_instrument(t, i) for i, t in enumerate(raw.get("instruments", [])))
     return Config(
         data_dir=data_dir,
         log_format=server.get("log_format", "console"),
@@ -234,7 +238,23 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         venues=tuple(venues),
         limits=firm_limits,
         compliance=compliance,
+        instruments=instruments,
     )
+
+
+def _instrument(table: dict[str, Any], i: int) -> Instrument:
+    t = _take(table, f"instruments[{i}]",
+              {"symbol", "sector", "reference_price", "tick_size", "lot_size"})
+    if "symbol" not in t or "reference_price" not in t:
+        raise ConfigError(f"[instruments[{i}]]: symbol and reference_price are required")
+    try:
+        values = [Decimal(str(t.get(k, d))) for k, d in
+                  (("reference_price", 0), ("tick_size", "0.01"), ("lot_size", 1))]
+    except ArithmeticError:
+        raise ConfigError(f"[instruments[{i}]]: prices and sizes must be numbers") from None
+    if any(v <= 0 for v in values):
+        raise ConfigError(f"[instruments[{i}]]: prices and sizes must be positive")
+    return Instrument(str(t["symbol"]), str(t.get("sector", "")), values[1], values[2], values[0])
 
 
 def _clock_time(value: str, where: str) -> dt.time:

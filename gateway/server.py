@@ -88,9 +88,11 @@ class Server:
         self.pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
         await migrate(self.pool)
 
-        universe = default_universe()
+        universe = Universe([*default_universe(), *cfg.instruments])
         venues = {v.name: build_venue(v, universe) for v in cfg.venues}
         desk = self.desk
+        if not self.gates_enabled:
+            log.warning("pre-trade gates are OFF: benchmark mode, never for real orders")
         self.journal = PostgresJournal(self.pool)
         self.service, monitor = desk.order_service(
             universe, self.journal, venues, default_venue=cfg.venues[0].name,
@@ -197,8 +199,8 @@ class Server:
         )
 
 
-async def serve(config: Config) -> None:
-    server = Server(config)
+async def serve(config: Config, *, gates: bool = True) -> None:
+    server = Server(config, gates=gates)
     await server.start()
     print(server.banner(), flush=True)
     stop = asyncio.Event()
