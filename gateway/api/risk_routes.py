@@ -93,6 +93,25 @@ async def account_risk(account: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
     })
 
 
+@router.get("/risk")
+async def firm_risk(ctx: Ctx, user: Reader) -> dict[str, Any]:
+    """Real-time P&L and state of every account with a position, and the firm's total."""
+    service, desk = ctx.service, ctx.desk
+    held = sorted({p.account for p in service.positions.all()} | set(desk.states.states))
+    rows, realised_total, unrealised_total = [], Decimal(0), Decimal(0)
+    for account in held:
+        realised, unrealised = ctx.monitor.account_pnl(account)
+        realised_total += realised
+        unrealised_total += unrealised
+        rows.append({"account": account, "state": desk.states.get(account).value,
+                     "realized_pnl": str(realised), "unrealized_pnl": str(unrealised),
+                     "total_pnl": str(realised + unrealised)})
+    return await service.durable(lambda: {
+        "realized_pnl": str(realised_total), "unrealized_pnl": str(unrealised_total),
+        "total_pnl": str(realised_total + unrealised_total), "accounts": rows,
+        "kill_switch": desk.kill_switch.state()})
+
+
 class StateChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: AccountState = AccountState.ACTIVE

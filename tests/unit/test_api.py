@@ -212,3 +212,50 @@ def test_kill_switch_for_one_account_then_release():
         await service.stop()
 
     run(scenario())
+
+
+def test_firm_risk_limits_and_compliance_endpoints_with_roles():
+    async def scenario():
+        desk = RiskDesk(limits=LimitsBook(Limits()),
+                        rules=ComplianceRules(sell_short_action="remark"))
+        service, client = await setup(desk)
+        admin = await login(client)
+        await client.post("/locates", json={"account": "ACC2", "symbol": "AAPL", "qty": 100},
+                          headers=admin)
+        submit(service, "S1", account="ACC2", side="2", qty="100", price="170.00")
+        submit(service, "B1", qty="100", price="170.00")
+        submit(service, "S2", account="ACC3", side="5", qty="1", price="175.00")  # no locate
+        for _ in range(3):
+            await service.barrier()
+        firm = (await client.get("/risk", headers=admin)).json()
+        assert {a["account"] for a in firm["accounts"]} == {"ACC1", "ACC2"}
+        assert firm["total_pnl"] == "0.00"  # marked at the one print, 170.00
+        risk = (await client.get("/accounts/ACC1/risk", headers=admin)).json()
+        assert risk["gross_exposure"] == "17000.00" and risk["state"] == "ACTIVE"
+        r = await client.put("/accounts/ACC1/limits", json={"max_order_qty": "abc"},
+                             headers=admin)
+        assert r.status_code == 422 and "max_order_qty must be a number" in r.json()["detail"]
+        r = await client.post("/accounts/ACC1/state", json={"state": "SLEEPY"}, headers=admin)
+        assert r.status_code == 422
+        r = await client.put("/instruments/NOPE/status", json={"halted": True}, headers=admin)
+        assert r.status_code == 404
+        r = await client.put("/instruments/AAPL/status", json={"halted": True, "reason": "LULD"},
+                             headers=admin)
+        assert r.json() == {"symbol": "AAPL", "halted": True, "reason": "LULD"}
+        inst = (await client.get("/instruments", headers=admin)).json()
+        assert next(i for i in inst if i["symbol"] == "AAPL")["halted"] is True
+        r = await client.post("/locates", json={"account": "A", "symbol": "AAPL", "qty": -1},
+                              headers=admin)
+        assert r.status_code == 422
+        r = await client.post("/restricted-list", json=[{"symbol": "X1"}, {"symbol": "X2",
+                              "kind": "watch"}], headers=admin)
+        assert r.status_code == 201 and r.json() == {"added": 2, "size": 2}
+        r = await client.post("/restricted-list", json={"symbol": "X3", "kind": "banned"},
+                              headers=admin)
+        assert r.status_code == 422
+        viewer = await login(client, "viewer", "viewer-pw")
+        assert (await client.get("/risk", headers=viewer)).status_code == 200
+        assert (await client.post("/locates", json={"account": "A", "symbol": "AAPL", "qty": 1},
+                                  headers=viewer)).status_code == 403
+        await service.stop()
+    run(scenario())
