@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from gateway.fix_client import FixClient
+from gateway.fix_client import open_session
 from gateway.launcher import ServerProcess, free_port
 
 SECTORS = ("Information Technology", "Financials", "Health Care", "Energy", "Industrials",
@@ -78,9 +78,7 @@ class Workload:
 async def _session(host: str, port: int, sender: str, target: str, n: int, rate: float,
                    window: int, work: Workload, offset: int, tag: str, result: LoadResult,
                    start: asyncio.Event, password: str | None) -> tuple[float, float]:
-    client = FixClient(sender, target)
-    await client.connect(host, port)
-    await client.logon(password=password, reset_seq=True)
+    client = await open_session(host, port, sender, target, password=password)
     sent_at: dict[str, float] = {}
     slots = asyncio.Semaphore(window)
     last_ack = 0.0

@@ -26,6 +26,10 @@ ADMIN_TYPES = {"0", "1", "2", "4", "5", "A"}
 class LogonRefused(Exception):
     """The server answered the Logon with a Logout or closed the connection."""
 
+    def __init__(self, text: str, closed: bool = False) -> None:
+        super().__init__(text)
+        self.closed = closed  # dropped without a word: unknown CompID, or still logged on
+
 
 class Message:
     """A received FIX message: tag -> str access (`msg[39]`, `msg.get(58)`)."""
@@ -104,7 +108,8 @@ class FixClient:
         except TimeoutError:
             raise LogonRefused("no answer to Logon") from None
         if answer is None:
-            raise LogonRefused("connection closed by the server (unknown CompID?)")
+            raise LogonRefused("connection closed by the server (unknown CompID, or the "
+                               "session is still logged on)", closed=True)
         if answer.msg_type == "5":
             raise LogonRefused(answer.get(58) or "logout without a reason")
         return answer
@@ -297,6 +302,30 @@ class FixClient:
         self.next_out_seq = begin
         self.send([(35, "4"), (43, "Y"), (123, "Y"), (36, new_seq)])
         self.next_out_seq = new_seq
+
+
+async def open_session(host: str, port: int, sender: str, target: str, *,
+                       begin_string: str = "FIX.4.4", password: str | None = None,
+                       reset_seq: bool = True, seq_num: int = 1,
+                       attempts: int = 5) -> FixClient:
+    """Connect and log on, retrying a logon the server dropped without a word.
+
+    An acceptor drops a second connection for a session it still holds; right
+    after a logout that window is a few milliseconds, so engines reconnect.
+    A Logout with a reason (a wrong password) is final and raised at once.
+    """
+    for attempt in range(attempts):
+        client = FixClient(sender, target, begin_string, seq_num)
+        await client.connect(host, port)
+        try:
+            await client.logon(password=password, reset_seq=reset_seq)
+            return client
+        except LogonRefused as exc:
+            await client.close()
+            if not exc.closed or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 # -- human-readable printing --------------------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.fix_client import FixClient
+from gateway.fix_client import open_session
 from tests.integration.conftest import run
 from tests.integration.harness import CLIENT1_PASSWORD, ServerProcess
 from tests.integration.test_fix_order_path import BUY_MARKETABLE, BUY_RESTING, logon, report_for
@@ -57,9 +57,9 @@ def test_kill9_restart_keeps_orders_fills_positions_and_sequence_numbers(fresh_s
     assert Decimal(pos[("ACC1", "AAPL")]["avg_px"]) == Decimal(state["fill_avg"])
 
     async def after_restart():
-        c = FixClient("CLIENT1", "FIXGATE", seq_num=state["out_seq"])
-        await c.connect("127.0.0.1", server.fix_port)
-        await c.logon(password=CLIENT1_PASSWORD, reset_seq=False)
+        c = await open_session("127.0.0.1", server.fix_port, "CLIENT1", "FIXGATE",
+                               password=CLIENT1_PASSWORD, reset_seq=False,
+                               seq_num=state["out_seq"])
         assert c.last_in_seq == state["in_seq"] + 1  # the server's Logon continues the sequence
         c.status("REST1", "AAPL", "1")
         st = await report_for(c, "REST1", "I")
@@ -126,9 +126,8 @@ def test_reports_missed_while_logged_out_arrive_by_resend(server):
         r = await asyncio.to_thread(server.post, f"/orders/{order_id}/cancel")
         assert r.status_code == 200 and r.json()["status"] == "4"
 
-        back = FixClient("CLIENT3", "FIXGATE", seq_num=out_seq + 1)
-        await back.connect("127.0.0.1", server.fix_port)
-        await back.logon(reset_seq=False)
+        back = await open_session("127.0.0.1", server.fix_port, "CLIENT3", "FIXGATE",
+                                  reset_seq=False, seq_num=out_seq + 1)
         assert back.last_in_seq > in_seq + 2  # logout, the missed report, then this logon
         back.send_raw([(35, "2"), (7, str(in_seq + 1)), (16, "0")])
         er = await report_for(back, "AWAY1", "4")

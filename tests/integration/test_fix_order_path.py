@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.fix_client import FixClient, LogonRefused
+from gateway.fix_client import FixClient, LogonRefused, open_session
 from tests.integration.conftest import run
 from tests.integration.harness import CLIENT1_PASSWORD, ServerProcess
 
@@ -26,10 +26,9 @@ def clid(prefix: str = "T") -> str:
 async def logon(
     server: ServerProcess, comp_id: str = "CLIENT1", begin_string: str = "FIX.4.4"
 ) -> FixClient:
-    client = FixClient(comp_id, "FIXGATE", begin_string=begin_string)
-    await client.connect("127.0.0.1", server.fix_port)
-    await client.logon(password=CLIENT1_PASSWORD if comp_id == "CLIENT1" else None, reset_seq=True)
-    return client
+    return await open_session("127.0.0.1", server.fix_port, comp_id, "FIXGATE",
+                              begin_string=begin_string,
+                              password=CLIENT1_PASSWORD if comp_id == "CLIENT1" else None)
 
 
 async def report_for(
