@@ -268,9 +268,11 @@ def _kill_switch(args: argparse.Namespace, results: dict[str, Any]) -> None:
         try:
             asyncio.run(_fill_book(server.fix_port, n, args))
             headers = _token(server.api)
-            t0 = time.perf_counter()
-            r = httpx.post(f"{server.api}/kill-switch", json={}, headers=headers, timeout=60)
-            wall_ms = (time.perf_counter() - t0) * 1000
+            with httpx.Client(base_url=server.api, headers=headers, timeout=60) as http:
+                http.get("/kill-switch").raise_for_status()  # connection open before the clock
+                t0 = time.perf_counter()
+                r = http.post("/kill-switch", json={})
+                wall_ms = (time.perf_counter() - t0) * 1000
             r.raise_for_status()
             body = r.json()
             results["kill_switch"] = {"working_orders": n, "canceled": body["canceled"],
