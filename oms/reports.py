@@ -78,6 +78,20 @@ class ExecutionReport:
         )
 
 
+def refusal(*, session: str | None, order_id: str, exec_id: str, exec_type: ExecType,
+            cl_ord_id: str, account: str, symbol: str, side: str, ord_rej_reason: int,
+            text: str, ord_type: str = "", time_in_force: str = "", qty: Decimal = Decimal(0),
+            price: Decimal | None = None, stop_px: Decimal | None = None) -> ExecutionReport:
+    """A Rejected-status report where there is no order to snapshot (malformed, unknown)."""
+    zero = Decimal(0)
+    return ExecutionReport(
+        session=session, order_id=order_id, exec_id=exec_id, exec_type=exec_type,
+        ord_status=OrdStatus.REJECTED, cl_ord_id=cl_ord_id, orig_cl_ord_id=None,
+        account=account, symbol=symbol, side=side, ord_type=ord_type,
+        time_in_force=time_in_force, qty=qty, price=price, stop_px=stop_px, cum_qty=zero,
+        leaves_qty=zero, avg_px=zero, ord_rej_reason=ord_rej_reason, text=text)
+
+
 @dataclass(frozen=True, slots=True)
 class CancelReject:
     """OrderCancelReject(9) content."""

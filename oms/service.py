@@ -41,7 +41,7 @@ from oms.instruments import Universe
 from oms.journal import ControlEvent, Journal, JournalEntry
 from oms.order import InvalidTransition, Order
 from oms.positions import Position, PositionBook
-from oms.reports import CancelReject, ExecutionReport, MassCancelReport, ReportSink
+from oms.reports import CancelReject, ExecutionReport, MassCancelReport, ReportSink, refusal
 from oms.validation import check_order_terms, parse_codes
 from oms.venue import (
     Venue,
@@ -451,27 +451,12 @@ class OrderService:
         }
         payload.update(order_id=order_id, reason=denial.reason, check=denial.check)
         self._record_control(ControlEvent("order_refused", payload))
-        report = ExecutionReport(
-            session=cmd.session,
-            order_id=order_id,
-            exec_id=f"{order_id}.1",
-            exec_type=ExecType.REJECTED,
-            ord_status=OrdStatus.REJECTED,
-            cl_ord_id=cmd.cl_ord_id,
-            orig_cl_ord_id=None,
-            account=cmd.account,
-            symbol=cmd.symbol,
-            side=cmd.side,
-            ord_type=cmd.ord_type,
-            time_in_force=cmd.time_in_force,
-            qty=cmd.qty,
-            price=cmd.price,
-            stop_px=cmd.stop_px,
-            cum_qty=Decimal(0),
-            leaves_qty=Decimal(0),
-            avg_px=Decimal(0),
-            ord_rej_reason=int(denial.ord_rej_reason),
-            text=denial.reason,
+        report = refusal(
+            session=cmd.session, order_id=order_id, exec_id=f"{order_id}.1",
+            exec_type=ExecType.REJECTED, cl_ord_id=cmd.cl_ord_id, account=cmd.account,
+            symbol=cmd.symbol, side=cmd.side, ord_type=cmd.ord_type,
+            time_in_force=cmd.time_in_force, qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px,
+            ord_rej_reason=int(denial.ord_rej_reason), text=denial.reason,
         )
         self._after(lambda: self._deliver_report(report))
 
@@ -674,25 +659,10 @@ class OrderService:
                 order, ExecType.ORDER_STATUS, f"{order.order_id}.{order.version}.I", text=order.text
             )
         else:
-            report = ExecutionReport(
-                session=cmd.session,
-                order_id=cmd.order_id or "NONE",
-                exec_id=f"I.{cmd.cl_ord_id or cmd.order_id}",
-                exec_type=ExecType.ORDER_STATUS,
-                ord_status=OrdStatus.REJECTED,
-                cl_ord_id=cmd.cl_ord_id or "",
-                orig_cl_ord_id=None,
-                account="",
-                symbol=symbol,
-                side=side or "1",
-                ord_type="",
-                time_in_force="",
-                qty=Decimal(0),
-                price=None,
-                stop_px=None,
-                cum_qty=Decimal(0),
-                leaves_qty=Decimal(0),
-                avg_px=Decimal(0),
+            report = refusal(
+                session=cmd.session, order_id=cmd.order_id or "NONE",
+                exec_id=f"I.{cmd.cl_ord_id or cmd.order_id}", exec_type=ExecType.ORDER_STATUS,
+                cl_ord_id=cmd.cl_ord_id or "", account="", symbol=symbol, side=side or "1",
                 ord_rej_reason=int(OrdRejReason.UNKNOWN_ORDER),
                 text=f"unknown order {cmd.cl_ord_id or cmd.order_id!r}",
             )

@@ -180,6 +180,11 @@ def test_cancel_replace_status_and_their_refusals():
         await settle(service)
         assert rec.reports[-1].exec_type is ExecType.ORDER_STATUS
         assert rec.reports[-1].ord_status is OrdStatus.CANCELED
+        service.status(StatusRequest(cl_ord_id="NOPE", session="FIX.4.4:FIXGATE->CLIENT1"))
+        await settle(service)
+        unknown = rec.reports[-1]
+        assert unknown.ord_status is OrdStatus.REJECTED and unknown.ord_rej_reason == 5
+        assert unknown.text == "unknown order 'NOPE'"
         # Another session cannot see or cancel this session's orders.
         service.cancel(
             CancelOrder(cl_ord_id="X1", orig_cl_ord_id="B2", session="FIX.4.4:FIXGATE->CLIENT3")
