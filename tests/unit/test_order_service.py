@@ -33,7 +33,8 @@ class Recorder:
         journaled = sum(
             1 for e in self.journal.entries if getattr(e, "order_id", None) == report.order_id
         )
-        version = int(report.exec_id.split(".")[1])
+        parts = report.exec_id.split(".")
+        version = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0  # 0: no order
         if journaled < version:
             self.violations.append(report.exec_id)
         self.reports.append(report)
