@@ -168,6 +168,10 @@ def test_logon_with_wrong_password_or_unknown_compid_is_refused(server):
             await stranger.logon(reset_seq=True)
 
     run(scenario())
+    # Both attempts are on record for the operator.
+    assert "fix logon refused: bad password" in server.tail(200_000)
+    events = (server.data_dir / "fix" / "log" / "GLOBAL.event.current.log").read_text()
+    assert "Session not found for incoming message" in events and "49=INTRUDER" in events
 
 
 def test_fix42_session_trades_with_fix42_execution_reports(server):
