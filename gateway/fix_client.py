@@ -1,5 +1,5 @@
-"""A small asyncio FIX initiator on simplefix: the `fixgate client` command, the
-load generator and the tests all speak FIX through this one class.
+"""A small asyncio FIX initiator: the `fixgate client` command, the load generator
+and the tests all speak FIX through this one class.
 
 It keeps its own sequence numbers, answers Heartbeat/TestRequest/ResendRequest
 in the background (gap-filling what it sent, since it stores nothing), and
@@ -31,6 +31,63 @@ class LogonRefused(Exception):
         self.closed = closed  # dropped without a word: unknown CompID, or still logged on
 
 
+# -- wire codec ----------------------------------------------------------------------
+#
+# simplefix's parser scans in Python and re-slices its buffer after every field, so a
+# 64 KiB read of acks costs quadratic time; under `fixgate bench` that made the load
+# generator, not the server, the bottleneck. The hot path therefore frames messages by
+# BodyLength(9) and splits fields with bytes.split; simplefix parses whatever the fast
+# path does not handle (a data field holding SOH).
+
+SOH = b"\x01"
+
+
+def encode_message(begin_string: str, fields: Iterable[tuple[int, Any]]) -> bytes:
+    """A whole FIX message: BodyLength(9) and CheckSum(10) computed here."""
+    body = b"".join(b"%d=%b\x01" % (t, v if isinstance(v, bytes) else str(v).encode())
+                    for t, v in fields)
+    msg = b"8=%b\x019=%d\x01%b" % (begin_string.encode(), len(body), body)
+    return msg + b"10=%03d\x01" % (sum(msg) % 256)
+
+
+class FixFramer:
+    """Splits a byte stream into whole FIX messages, framed by BodyLength(9)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf
+        buf += data
+        out: list[bytes] = []
+        pos, n = 0, len(buf)
+        while pos < n:
+            start = buf.find(b"8=FIX", pos)
+            if start < 0:
+                pos = max(pos, n - 4)  # keep a possibly split "8=FI"
+                break
+            soh1 = buf.find(SOH, start)
+            soh2 = buf.find(SOH, soh1 + 1) if soh1 >= 0 else -1
+            if soh2 < 0:
+                pos = start
+                break
+            if buf[soh1 + 1:soh1 + 3] != b"9=" or not buf[soh1 + 3:soh2].isdigit():
+                pos = start + 1  # garbage: look for the next BeginString
+                continue
+            body_end = soh2 + 1 + int(buf[soh1 + 3:soh2])
+            end = buf.find(SOH, body_end)
+            if end < 0:
+                pos = start
+                break
+            if buf[body_end:body_end + 3] != b"10=":
+                pos = start + 1  # BodyLength does not match: not a message
+                continue
+            out.append(bytes(buf[start:end + 1]))
+            pos = end + 1
+        del buf[:pos]
+        return out
+
+
 class Message:
     """A received FIX message: tag -> str access (`msg[39]`, `msg.get(58)`)."""
 
@@ -42,6 +99,21 @@ class Message:
     def parse(cls, fm: simplefix.FixMessage) -> Message:
         fields = {int(tag): value.decode(errors="replace") for tag, value in fm.pairs}
         return cls(fields, fm.encode(raw=True))
+
+    @classmethod
+    def decode(cls, data: bytes) -> Message:
+        fields: dict[int, str] = {}
+        for part in data.split(SOH)[:-1]:
+            tag, eq, value = part.partition(b"=")
+            if not eq or not tag.isdigit():  # a data field holding SOH: the careful parser
+                parser = simplefix.FixParser()
+                parser.append_buffer(data)
+                fm = parser.get_message()
+                if fm is None:
+                    raise ValueError(f"not a FIX message: {data[:80]!r}")
+                return cls.parse(fm)
+            fields[int(tag)] = value.decode(errors="replace")
+        return cls(fields, data)
 
     @property
     def msg_type(self) -> str:
@@ -148,18 +220,11 @@ class FixClient:
     def send(self, fields: Iterable[tuple[int, str | bytes | int]]) -> int:
         """Send a message; fields start with (35, MsgType). Returns its MsgSeqNum."""
         fields = list(fields)
-        msg = simplefix.FixMessage()
-        msg.append_pair(8, self.begin_string, header=True)
-        msg.append_pair(35, fields[0][1], header=True)
-        msg.append_pair(49, self.sender, header=True)
-        msg.append_pair(56, self.target, header=True)
         seq = self.next_out_seq
-        msg.append_pair(34, seq, header=True)
-        msg.append_pair(52, utc_timestamp(), header=True)
-        for tag, value in fields[1:]:
-            msg.append_pair(tag, value)
+        header = [fields[0], (49, self.sender), (56, self.target), (34, seq),
+                  (52, utc_timestamp())]
         assert self._writer is not None, "connect() first"
-        self._writer.write(msg.encode())
+        self._writer.write(encode_message(self.begin_string, header + fields[1:]))
         self.next_out_seq += 1
         return seq
 
@@ -264,16 +329,15 @@ class FixClient:
             self._stash.append(msg)
 
     async def _read_loop(self) -> None:
-        parser = simplefix.FixParser()
+        framer = FixFramer()
         assert self._reader is not None
         try:
             while True:
                 data = await self._reader.read(65536)
                 if not data:
                     break
-                parser.append_buffer(data)
-                while (fm := parser.get_message()) is not None:
-                    self._on_message(Message.parse(fm))
+                for raw in framer.feed(data):
+                    self._on_message(Message.decode(raw))
         except (ConnectionError, OSError):
             pass
         finally:
