@@ -7,10 +7,13 @@ service directly.
 """
 
 import asyncio
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
@@ -22,6 +25,7 @@ from gateway.api.risk_routes import wait_until_canceled
 from oms.commands import CancelOrder
 from oms.enums import OrdStatus
 from oms.order import Order
+from oms.service import JournalUnavailable
 
 log = structlog.get_logger("api")
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -43,6 +47,20 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.tokens = TokenService(ctx.config, ctx.jwt_secret)
     app.include_router(risk_router)
     app.include_router(compliance_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # A sentence for the operator, the structured list for programs.
+        errors = exc.errors()
+        return JSONResponse({"detail": _validation_words(errors),
+                             "errors": jsonable_encoder(errors)}, status_code=422)
+
+    @app.exception_handler(JournalUnavailable)
+    async def journal_down(request: Request, exc: JournalUnavailable) -> JSONResponse:
+        log.error("api request refused: journal unavailable", path=request.url.path,
+                  error=str(exc))
+        return JSONResponse({"detail": "gateway journal unavailable: nothing can be confirmed "
+                             "durable, try again later"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,8 +123,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         if found.status.is_terminal:
             raise HTTPException(409, f"order {order_id} is already {found.status.name.lower()}")
         if found.is_pending_request:
-            raise HTTPException(409, f"order {order_id} already has a "
-                                f"{found.status.name.lower()} request")
+            kind = "cancel" if found.status is OrdStatus.PENDING_CANCEL else "replace"
+            raise HTTPException(409, f"order {order_id} already has a {kind} pending")
         service.cancel(CancelOrder(cl_ord_id="", order_id=order_id, session=None,
                                    requested_by=f"api:{user.name}",
                                    reason=f"canceled by operator {user.name}"))
@@ -115,7 +133,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         if not done:
             return JSONResponse(snapshot[1], status_code=202)
         if snapshot[0] is not OrdStatus.CANCELED:
-            return JSONResponse({"detail": f"cancel not done: {found.text or 'venue refused'}",
+            return JSONResponse({"detail": _not_canceled(order_id, snapshot[0]),
                                  "order": snapshot[1]}, status_code=409)
         return JSONResponse(snapshot[1])
 
@@ -133,6 +151,21 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return ctx.sessions()
 
     return app
+
+
+def _validation_words(errors: Sequence[Any]) -> str:
+    parts = []
+    for e in errors:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def _not_canceled(order_id: str, now: OrdStatus) -> str:
+    word = now.name.lower().replace("_", " ")
+    if now.is_terminal:
+        return f"order {order_id} was {word} before the cancel took effect"
+    return f"the venue refused to cancel order {order_id}; it is still {word}"
 
 
 def _str(value: object) -> str | None:
