@@ -97,6 +97,7 @@ class OrderService:
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
+        self._waiters: set[asyncio.Future[None]] = set()
         self.batches_committed = 0
 
     # -- lifecycle ---------------------------------------------------------
@@ -197,7 +198,12 @@ class OrderService:
         for listener in self.listeners:
             listener(order, event)
 
-    def _after(self, action: Callable[[], None]) -> None:
+    def _after(self, action: Callable[[], None], refusal: bool = False) -> None:
+        if refusal and self._failed is not None:
+            # The journal is gone and will not commit again: a refusal is safe to say
+            # without it, and a client must not be left without an answer.
+            action()
+            return
         self._after_commit.append(action)
         self._wake.set()
 
@@ -217,6 +223,12 @@ class OrderService:
                         error=repr(exc),
                         events=len(batch),
                     )
+                    # Nothing in this batch or after it is durable: fail every waiter
+                    # (API answers) instead of leaving it hanging; drop the reports.
+                    for waiter in self._waiters:
+                        if not waiter.done():
+                            waiter.set_exception(JournalUnavailable(str(exc)))
+                    self._waiters.clear()
                     return
                 self.batches_committed += 1
             for action in actions:
@@ -232,6 +244,8 @@ class OrderService:
         if self._flusher is None:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(done)
+        done.add_done_callback(self._waiters.discard)
         self._after(lambda: done.done() or done.set_result(None))
         await done
 
@@ -248,7 +262,8 @@ class OrderService:
 
     def _report(self, order: Order, exec_type: ExecType, **fields: Any) -> None:
         report = ExecutionReport.of(order, exec_type, self._exec_id(order), **fields)
-        self._after(lambda: self._deliver_report(report))
+        self._after(lambda: self._deliver_report(report),
+                    refusal=exec_type is ExecType.REJECTED)
 
     def _deliver_report(self, report: ExecutionReport) -> None:
         for sink in self._sinks:
@@ -615,7 +630,7 @@ class OrderService:
                 },
             )
         )
-        self._after(lambda: self._deliver_cancel_reject(reject))
+        self._after(lambda: self._deliver_cancel_reject(reject), refusal=True)
 
     def _reject_request(
         self,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
+import pytest
+
 from compliance.lists import Locates
 from compliance.pretrade import ComplianceRules
 from gateway.desk import RiskDesk
@@ -13,7 +15,7 @@ from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.enums import ExecType, OrdStatus
 from oms.journal import InMemoryJournal
 from oms.reports import CancelReject, ExecutionReport
-from oms.service import OrderService
+from oms.service import JournalUnavailable, OrderService
 from oms.universe import default_universe
 from risk.kill_switch import KillSwitch
 from risk.limits import Limits, LimitsBook
@@ -262,4 +264,24 @@ def test_ioc_remainder_and_unsupported_codes():
         assert b2.ord_status is OrdStatus.REJECTED and "Side(54)=7" in b2.text
         await service.stop()
 
+    asyncio.run(scenario())
+
+
+def test_a_failed_journal_answers_waiters_and_refuses_new_orders():
+    async def scenario():
+        class BrokenJournal(InMemoryJournal):
+            async def append(self, entries):
+                raise OSError("disk full")
+
+        service, rec = await make(BrokenJournal())
+        service.submit(order("B1"))
+        with pytest.raises(JournalUnavailable):
+            await asyncio.wait_for(service.barrier(), 2)  # answered, never hangs
+        assert rec.reports == []  # nothing was durable, so nothing was acknowledged
+        service.submit(order("B2"))
+        with pytest.raises(JournalUnavailable):
+            await service.barrier()
+        (refused,) = rec.reports  # B2 is answered at once, without the journal
+        assert refused.cl_ord_id == "B2" and refused.ord_status is OrdStatus.REJECTED
+        assert "journal unavailable" in refused.text
     asyncio.run(scenario())
