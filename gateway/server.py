@@ -166,6 +166,10 @@ class Server:
             if self._api_task is not None:
                 with contextlib.suppress(Exception):
                     await self._api_task
+        if self.service is not None:
+            # Commit what is pending, so its reports are queued before FIX goes quiet.
+            with contextlib.suppress(Exception):
+                await self.service.barrier()
         if self.acceptor is not None:
             await asyncio.to_thread(self.acceptor.stop)
         if self.service is not None:

@@ -9,6 +9,8 @@ Python binding, so each one catches everything and answers with a reject.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,10 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         self.sessions: dict[str, SessionState] = {}
         self._acceptor: Any = None
         self._settings: Any = None
+        self._outbox: queue.SimpleQueue[tuple[SessionState, str, list[tuple[int, str]]] | None]
+        self._outbox = queue.SimpleQueue()
+        self._sender_thread = threading.Thread(target=self._sender, name="fix-sender",
+                                               daemon=True)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -64,9 +70,13 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         store = fix.FileStoreFactory(self._settings)
         logs = fix.FileLogFactory(self._settings)
         self._acceptor = fix.ThreadedSocketAcceptor(self, store, self._settings, logs)
+        self._sender_thread.start()
         self._acceptor.start()
 
     def stop(self) -> None:
+        if self._sender_thread.is_alive():
+            self._outbox.put(None)  # send what is queued, then stop
+            self._sender_thread.join(10)
         if self._acceptor is not None:
             self._acceptor.stop(True)
             self._acceptor = None
@@ -152,7 +162,10 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         key = sessionID.toString()
         msg_type = ""
         try:
-            msg_type = message.getHeader().getField(35)
+            # One call into the binding, then plain Python: each getField would be a
+            # call of its own, made while this quickfix thread holds the GIL.
+            fields = _fields(message.toString())
+            msg_type = fields.get(35, "")
             build = mapping.INBOUND.get(msg_type)
             if build is None:
                 self._business_reject(
@@ -163,7 +176,6 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
                     f"unsupported MsgType(35)={msg_type}",
                 )
                 return
-            fields = _fields(message)
             if msg_type == "D":
                 state = self.sessions.get(key)
                 account = (
@@ -208,15 +220,23 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         self._send(state, "r", mapping.mass_cancel_report(report))
 
     def _send(self, state: SessionState, msg_type: str, body: list[tuple[int, str]]) -> None:
-        msg = fix.Message()
-        msg.getHeader().setField(fix.MsgType(msg_type))
-        for tag, value in body:
-            msg.setField(tag, value)
-        try:
-            # Stored for resend even while the client is logged out.
-            fix.Session.sendToTarget(msg, state.session_id)
-        except Exception:
-            log.exception("sendToTarget failed", session=state.key, msg_type=msg_type)
+        self._outbox.put((state, msg_type, body))
+
+    def _sender(self) -> None:
+        """Send in order, off the event loop: quickfix's store, log and socket writes run
+        without the GIL, in parallel with the loop."""
+        while (item := self._outbox.get()) is not None:
+            state, msg_type, body = item
+            try:
+                begin = state.session_id.getBeginString().getValue()
+                raw = "".join(f"{tag}={value}\x01" for tag, value in body)
+                # Parsing one string is a single call into the binding; header, length
+                # and checksum are filled in by sendToTarget.
+                msg = fix.Message(f"8={begin}\x019=0\x0135={msg_type}\x01{raw}10=000\x01", False)
+                # Stored for resend even while the client is logged out.
+                fix.Session.sendToTarget(msg, state.session_id)
+            except Exception:
+                log.exception("sendToTarget failed", session=state.key, msg_type=msg_type)
 
     def _business_reject(
         self, sessionID: Any, message: Any, msg_type: str, reason: str, text: str
@@ -239,10 +259,12 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             log.exception("business reject failed")
 
 
-def _fields(message: Any) -> dict[int, str]:
-    """The body fields of a quickfix message as a tag->value dict."""
+def _fields(raw: str) -> dict[int, str]:
+    """A FIX message's fields as a tag->value dict (the application messages we accept
+    carry no repeating groups, so a repeated tag keeps its last value)."""
     out: dict[int, str] = {}
-    for tag in (1, 11, 37, 38, 40, 41, 44, 54, 55, 59, 99, 530):
-        if message.isSetField(tag):
-            out[tag] = message.getField(tag)
+    for part in raw.split("\x01"):
+        tag, _, value = part.partition("=")
+        if tag.isdigit():
+            out[int(tag)] = value
     return out

@@ -6,8 +6,8 @@ acceptor does the quickfix-specific reading and writing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
@@ -111,8 +111,18 @@ def _fmt(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def transact_time() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+    """UTC now as FIX UTCTimestamp with milliseconds; the date part is formatted once a
+    second, since this runs for every report."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}"
 
 
 def execution_report(r: ExecutionReport, begin_string: str) -> list[tuple[int, str]]:
