@@ -38,6 +38,7 @@ class SessionState:
     session_id: Any  # quickfix.SessionID
     key: str
     client: FixClientConfig
+    begin_string: str  # cached: every call into the binding contends for the GIL
     logged_on: bool = False
     last_logon: str | None = None
     last_logout: str | None = None
@@ -108,7 +109,8 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             target = sessionID.getTargetCompID().getValue()
             client = self.clients.get(target) or FixClientConfig(comp_id=target)
             key = sessionID.toString()
-            self.sessions[key] = SessionState(sessionID, key, client)
+            begin = sessionID.getBeginString().getValue()
+            self.sessions[key] = SessionState(sessionID, key, client, begin)
         except Exception:
             log.exception("onCreate failed")
 
@@ -204,8 +206,7 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         state = self._session_for(report.session)
         if state is None:
             return
-        begin = state.session_id.getBeginString().getValue()
-        self._send(state, "8", mapping.execution_report(report, begin))
+        self._send(state, "8", mapping.execution_report(report, state.begin_string))
 
     def cancel_reject(self, reject: CancelReject) -> None:
         state = self._session_for(reject.session)
@@ -228,7 +229,7 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         while (item := self._outbox.get()) is not None:
             state, msg_type, body = item
             try:
-                begin = state.session_id.getBeginString().getValue()
+                begin = state.begin_string
                 raw = "".join(f"{tag}={value}\x01" for tag, value in body)
                 # Parsing one string is a single call into the binding; header, length
                 # and checksum are filled in by sendToTarget.
