@@ -60,7 +60,11 @@ class OrdStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED)
+        return self in _TERMINAL  # on every order event: a set lookup, not a tuple build
+
+
+_TERMINAL = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED,
+                       OrdStatus.EXPIRED})
 
 
 class ExecType(StrEnum):

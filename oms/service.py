@@ -194,7 +194,10 @@ class OrderService:
             self.positions.apply_fill(
                 order.account, order.symbol, event.last_qty * order.side.sign, event.last_px
             )
-        self.exposure.update(order, self.reference_price(order.symbol, order.venue))
+        priced = order.price is not None or order.stop_px is not None
+        self.exposure.update(
+            order, None if priced else self.reference_price(order.symbol, order.venue)
+        )
         for listener in self.listeners:
             listener(order, event)
 
