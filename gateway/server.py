@@ -104,6 +104,9 @@ class Server:
         self.acceptor = FixAcceptor(cfg, loop, self._dispatch)
         self.service.add_sink(self.acceptor)
         self.acceptor.start(self.data_dir)
+        if cfg.fix.host not in ("0.0.0.0", ""):
+            log.warning("QuickFIX 1.16 cannot bind one address: the FIX acceptor listens on "
+                        "every interface", port=cfg.fix.port, requested_host=cfg.fix.host)
 
         app = create_app(
             ApiContext(

@@ -38,7 +38,6 @@ def render(config: Config, data_dir: Path) -> str:
     default = dict(DEFAULTS)
     default.update(
         {
-            "SocketAcceptHost": config.fix.host,
             "SocketAcceptPort": str(config.fix.port),
             "SenderCompID": config.fix.sender_comp_id,
             "FileStorePath": str(fix_dir / "store"),
