@@ -254,12 +254,7 @@ class FixClient:
             (38, qty),
             (40, ord_type),
         ]
-        if price is not None:
-            fields.append((44, price))
-        if stop_px is not None:
-            fields.append((99, stop_px))
-        fields.append((59, tif))
-        return self.send(fields)
+        return self.send([*fields, *_prices(price, stop_px), (59, tif)])
 
     def cancel(
         self, cl_ord_id: str, orig_cl_ord_id: str, symbol: str, side: str, qty: Any = None
@@ -298,11 +293,7 @@ class FixClient:
             (38, qty),
             (40, ord_type),
         ]
-        if price is not None:
-            fields.append((44, price))
-        if stop_px is not None:
-            fields.append((99, stop_px))
-        return self.send(fields)
+        return self.send([*fields, *_prices(price, stop_px)])
 
     def status(self, cl_ord_id: str, symbol: str, side: str) -> int:
         return self.send([(35, "H"), (11, cl_ord_id), (55, symbol), (54, side)])
@@ -366,6 +357,11 @@ class FixClient:
         self.next_out_seq = begin
         self.send([(35, "4"), (43, "Y"), (123, "Y"), (36, new_seq)])
         self.next_out_seq = new_seq
+
+
+def _prices(price: Any, stop_px: Any) -> list[tuple[int, Any]]:
+    """Price(44) and StopPx(99), each only when given."""
+    return [(tag, v) for tag, v in ((44, price), (99, stop_px)) if v is not None]
 
 
 async def open_session(host: str, port: int, sender: str, target: str, *,
