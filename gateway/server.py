@@ -25,6 +25,7 @@ from gateway.desk import RiskDesk
 from gateway.fix.acceptor import FixAcceptor
 from gateway.fix.mapping import Command
 from gateway.journal_pg import PostgresJournal
+from gateway.passwords import is_hashed
 from gateway.sim.exchange import SimExchange
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.instruments import Universe
@@ -185,6 +186,18 @@ class Server:
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
 
+    def _client_hint(self) -> str:
+        """The first FIX client's flags; a plaintext (demo) password is shown, a hash is not."""
+        if not self.config.fix.clients:
+            return ""
+        client = self.config.fix.clients[0]
+        hint = f" --sender {client.comp_id} --begin-string {client.begin_string}"
+        if client.password and not is_hashed(client.password):
+            hint += f" --password {client.password}"
+        elif client.password:
+            hint += " --password ..."
+        return hint
+
     def banner(self) -> str:
         cfg = self.config
         users = ", ".join(f"{u.name} ({'/'.join(u.roles)})" for u in cfg.api.users) or "none"
@@ -199,8 +212,8 @@ class Server:
                 f"  API users      {users}",
                 f"  log in         curl -d 'username=admin&password=...' "
                 f"http://{cfg.api.host}:{cfg.api.port}/auth/token",
-                f"  try an order   fixgate client --port {cfg.fix.port} order --symbol AAPL "
-                "--side buy --qty 100 --price 173.45",
+                f"  try an order   .venv/bin/fixgate client --port {cfg.fix.port}"
+                f"{self._client_hint()} order --symbol AAPL --side buy --qty 100 --price 174.00",
                 f"  data dir       {self.data_dir}",
             ]
         )
