@@ -146,3 +146,26 @@ def test_halted_account_stays_halted_after_kill9(fresh_server):
         assert (await send(c, "ACC3", 1, "160.00"))[150] == "0"
         await c.logout()
     run(scenario())
+
+
+def test_throttle_and_halt_over_fix(server):
+    account = f"RISK{next(_accounts)}"
+    put_limits(server, account, messages_per_second=3)
+
+    async def scenario():
+        c = await logon(server, "CLIENT3")
+        answers = [await send(c, account, 1, "160.00") for _ in range(4)]
+        assert [a[150] for a in answers[:3]] == ["0", "0", "0"]
+        assert answers[3][150] == "8" and "message throttle: more than 3 messages per second" \
+            in answers[3][58]
+        r = await asyncio.to_thread(server.call, "PUT", "/instruments/KO/status",
+                                    {"halted": True, "reason": "news pending"}, **CCO)
+        assert r.status_code == 200
+        halted = await send(c, "ACC3", 1, "51.00", "KO")
+        assert halted[150] == "8" and halted[103] == "2" and "KO is halted: news pending" in \
+            halted[58]
+        await asyncio.to_thread(server.call, "PUT", "/instruments/KO/status", {"halted": False},
+                                **CCO)
+        assert (await send(c, "ACC3", 1, "51.00", "KO"))[150] == "0"
+        await c.logout()
+    run(scenario())
