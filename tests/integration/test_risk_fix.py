@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from decimal import Decimal
 
 import pytest
 
@@ -167,5 +168,29 @@ def test_throttle_and_halt_over_fix(server):
         await asyncio.to_thread(server.call, "PUT", "/instruments/KO/status", {"halted": False},
                                 **CCO)
         assert (await send(c, "ACC3", 1, "51.00", "KO"))[150] == "0"
+        await c.logout()
+    run(scenario())
+
+
+@pytest.mark.parametrize("key", ["max_gross_exposure", "max_net_exposure", "max_leverage"])
+def test_exposure_limits_over_fix_count_the_filled_position(server, key):
+    account = f"RISK{next(_accounts)}"
+
+    async def scenario():
+        c = await logon(server, "CLIENT3")
+        filled = await send(c, account, 100, "330.00", "MSFT")  # marketable: fills
+        while filled[150] != "F" or filled[39] != "2":
+            filled = await report_for(c, filled[11])
+        risk = (await asyncio.to_thread(server.get, f"/accounts/{account}/risk")).json()
+        held = Decimal(risk["gross_exposure"])
+        assert held > 0
+        at_limit = held + 100 * Decimal("160.00")  # the position plus 100 AAPL at 160
+        if key == "max_leverage":
+            put_limits(server, account, equity=str(at_limit), max_leverage=1)
+        else:
+            put_limits(server, account, **{key: str(at_limit)})
+        assert (await send(c, account, 100, "160.00"))[150] == "0"  # rests: exactly at it
+        refused = await send(c, account, 101, "160.00")
+        assert refused[150] == "8" and key.replace("_", " ") in refused[58]
         await c.logout()
     run(scenario())
