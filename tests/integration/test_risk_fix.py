@@ -194,3 +194,32 @@ def test_exposure_limits_over_fix_count_the_filled_position(server, key):
         assert refused[150] == "8" and key.replace("_", " ") in refused[58]
         await c.logout()
     run(scenario())
+
+
+def test_daily_loss_limit_over_fix_halts_and_cancels(server):
+    account = f"LOSS{next(_accounts)}"
+
+    async def scenario():
+        c = await logon(server, "CLIENT3")
+        seller = await logon(server)
+        try:
+            bought = await send(c, account, 100, "330.00", "MSFT")
+            while bought[150] != "F" or bought[39] != "2":
+                bought = await report_for(c, bought[11])
+            working = await send(c, account, 1, "160.00")
+            put_limits(server, account, daily_loss_limit=1, loss_action="halt")
+            r = await asyncio.to_thread(server.post, "/locates",
+                                        {"account": "ACC1", "symbol": "MSFT", "qty": 200}, **CCO)
+            assert r.status_code == 201
+            # Another client sells through the bids: MSFT prints below the account's cost.
+            await send(seller, "ACC1", 200, "300.00", "MSFT", side="5")
+            canceled = await report_for(c, working[11], "4")
+            assert "account halted: daily loss limit 1 breached" in canceled[58]
+            refused = await send(c, account, 1, "160.00")
+            assert refused[150] == "8" and f"account {account} is HALTED" in refused[58]
+            risk = (await asyncio.to_thread(server.get, f"/accounts/{account}/risk")).json()
+            assert risk["state"] == "HALTED" and Decimal(risk["total_pnl"]) < -1
+        finally:
+            await c.logout()
+            await seller.logout()
+    run(scenario())
