@@ -8,6 +8,7 @@ strings) and back, so a journal row reads like a FIX log line.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,15 +29,13 @@ class OrderEvent:
 
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in ("order_id", "ts"):
-                continue
-            value = getattr(self, f.name)
+        for name in _payload_fields(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Decimal):
                 value = str(value)
             elif isinstance(value, (Side, OrdType, TimeInForce)):
                 value = value.value
-            out[f.name] = value
+            out[name] = value
         return out
 
     @classmethod
@@ -47,6 +46,12 @@ class OrderEvent:
                 continue
             kwargs[f.name] = _decode(f.type, payload[f.name])
         return cls(order_id=order_id, ts=ts, **kwargs)
+
+
+@functools.cache
+def _payload_fields(cls: type) -> tuple[str, ...]:
+    """The fields an event stores (every event is journaled: reflect once per class)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("order_id", "ts"))
 
 
 def _decode(type_name: Any, value: Any) -> Any:
