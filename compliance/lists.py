@@ -13,7 +13,6 @@ from typing import Any
 RESTRICTED_KIND = "restricted_list"
 LOCATE_KIND = "locate"
 STATUS_KIND = "instrument_status"
-LIST_KINDS = ("restricted", "watch")
 FIRM = "*"  # the account key of a firm-wide entry
 
 

@@ -228,9 +228,6 @@ class FixClient:
         self.next_out_seq += 1
         return seq
 
-    def send_raw(self, fields: list[tuple[int, str | bytes | int]]) -> int:
-        return self.send(fields)
-
     def new_order(
         self,
         cl_ord_id: str,

@@ -55,6 +55,8 @@ class StatusRequest:
     cl_ord_id: str | None = None
     order_id: str | None = None
     session: str | None = None
+    symbol: str = ""  # echoed when the order is unknown
+    side: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,9 +18,6 @@ class Instrument:
     def on_tick(self, price: Decimal) -> bool:
         return price % self.tick_size == 0
 
-    def round_to_tick(self, price: Decimal) -> Decimal:
-        return (price / self.tick_size).quantize(Decimal(1)) * self.tick_size
-
 
 class Universe:
     """The symbols the server accepts, looked up by symbol."""

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from oms.enums import OrdStatus, OrdType, Side, TimeInForce
 from oms.events import (
-    OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
@@ -169,9 +168,6 @@ class Order:
             "updated": self.updated.isoformat(),
         }
 
-    def can_apply(self, event: OrderEvent) -> bool:
-        return (self.status, event.kind) in TRANSITIONS
-
     def apply(self, event: OrderEvent) -> None:
         """Move the order by one event, or raise InvalidTransition and change nothing."""
         key = (self.status, event.kind)
@@ -292,12 +288,3 @@ def rebuild(events: list[OrderEvent]) -> Order:
         order.apply(e)
     return order
 
-
-__all__ = [
-    "TRANSITIONS",
-    "Fill",
-    "InvalidTransition",
-    "Order",
-    "OrderAccepted",
-    "rebuild",
-]

@@ -52,8 +52,5 @@ class PositionBook:
     def of_account(self, account: str) -> list[Position]:
         return list(self._by_account.get(account, {}).values())
 
-    def holders(self, symbol: str) -> list[Position]:
-        return [p for p in self._positions.values() if p.symbol == symbol and p.qty]
-
     def all(self) -> list[Position]:
         return sorted(self._positions.values(), key=lambda p: (p.account, p.symbol))

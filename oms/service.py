@@ -98,7 +98,6 @@ class OrderService:
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
         self._waiters: set[asyncio.Future[None]] = set()
-        self.batches_committed = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -233,7 +232,6 @@ class OrderService:
                             waiter.set_exception(JournalUnavailable(str(exc)))
                     self._waiters.clear()
                     return
-                self.batches_committed += 1
             for action in actions:
                 try:
                     action()
@@ -670,7 +668,7 @@ class OrderService:
         )
         self._after(lambda: self._deliver_cancel_reject(reject))
 
-    def status(self, cmd: StatusRequest, symbol: str = "", side: str = "") -> None:
+    def status(self, cmd: StatusRequest) -> None:
         order = self.find(cmd.session, cmd.order_id, cmd.cl_ord_id)
         if order is not None:
             report = ExecutionReport.of(
@@ -680,7 +678,7 @@ class OrderService:
             report = refusal(
                 session=cmd.session, order_id=cmd.order_id or "NONE",
                 exec_id=f"I.{cmd.cl_ord_id or cmd.order_id}", exec_type=ExecType.ORDER_STATUS,
-                cl_ord_id=cmd.cl_ord_id or "", account="", symbol=symbol, side=side or "1",
+                cl_ord_id=cmd.cl_ord_id or "", account="", symbol=cmd.symbol, side=cmd.side or "1",
                 ord_rej_reason=int(OrdRejReason.UNKNOWN_ORDER),
                 text=f"unknown order {cmd.cl_ord_id or cmd.order_id!r}",
             )
@@ -708,13 +706,12 @@ class OrderService:
         self._record_control(ControlEvent("mass_cancel", {
             "session": cmd.session, "cl_ord_id": cmd.cl_ord_id, "affected": affected,
             "request_type": cmd.request_type, "accepted": bool(accepted)}))
-        self._after(lambda: self._deliver(lambda sink: sink.mass_cancel_report(report)))
+        self._after(lambda: self._deliver_mass_cancel_report(report))
         return affected
 
-    def _deliver(self, send: Callable[[Any], None]) -> None:
+    def _deliver_mass_cancel_report(self, report: MassCancelReport) -> None:
         for sink in self._sinks:
-            if hasattr(sink, "mass_cancel_report"):
-                send(sink)
+            sink.mass_cancel_report(report)
 
     def record_control(self, kind: str, payload: dict[str, Any]) -> None:
         """Apply and journal a firm-level change (kill switch, …)."""

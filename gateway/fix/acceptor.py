@@ -39,7 +39,6 @@ class SessionState:
     key: str
     client: FixClientConfig
     begin_string: str  # cached: every call into the binding contends for the GIL
-    logged_on: bool = False
     last_logon: str | None = None
     last_logout: str | None = None
 
@@ -118,7 +117,6 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         try:
             state = self.sessions.get(sessionID.toString())
             if state is not None:
-                state.logged_on = True
                 state.last_logon = mapping.transact_time()
             log.info("fix logon", session=sessionID.toString())
         except Exception:
@@ -128,7 +126,6 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         try:
             state = self.sessions.get(sessionID.toString())
             if state is not None:
-                state.logged_on = False
                 state.last_logout = mapping.transact_time()
             log.info("fix logout", session=sessionID.toString())
         except Exception:

@@ -21,15 +21,13 @@ Command = SubmitOrder | CancelOrder | ReplaceOrder | StatusRequest | MassCancel
 class MappingError(ValueError):
     """A field is missing or malformed; the message is a readable Text(58)."""
 
-    def __init__(self, text: str, tag: int | None = None) -> None:
-        super().__init__(text)
-        self.tag = tag
+    pass
 
 
 def _req(f: Fields, tag: int, name: str) -> str:
     value = f.get(tag)
     if value is None or value == "":
-        raise MappingError(f"required field {name}({tag}) missing", tag)
+        raise MappingError(f"required field {name}({tag}) missing")
     return value
 
 
@@ -37,14 +35,14 @@ def _dec(f: Fields, tag: int, name: str, required: bool = False) -> Decimal | No
     raw = f.get(tag)
     if raw is None or raw == "":
         if required:
-            raise MappingError(f"required field {name}({tag}) missing", tag)
+            raise MappingError(f"required field {name}({tag}) missing")
         return None
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise MappingError(f"{name}({tag}) is not a number: {raw!r}", tag) from None
+        raise MappingError(f"{name}({tag}) is not a number: {raw!r}") from None
     if not value.is_finite():
-        raise MappingError(f"{name}({tag}) is not a finite number: {raw!r}", tag)
+        raise MappingError(f"{name}({tag}) is not a finite number: {raw!r}")
     return value
 
 
@@ -89,7 +87,8 @@ def replace_order(f: Fields, session: str) -> ReplaceOrder:
 
 
 def status_request(f: Fields, session: str) -> StatusRequest:
-    return StatusRequest(cl_ord_id=f.get(11), order_id=f.get(37), session=session)
+    return StatusRequest(cl_ord_id=f.get(11), order_id=f.get(37), session=session,
+                         symbol=f.get(55, ""), side=f.get(54, ""))
 
 
 def mass_cancel(f: Fields, session: str) -> MassCancel:

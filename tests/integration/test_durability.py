@@ -129,7 +129,7 @@ def test_reports_missed_while_logged_out_arrive_by_resend(server):
         back = await open_session("127.0.0.1", server.fix_port, "CLIENT3", "FIXGATE",
                                   reset_seq=False, seq_num=out_seq + 1)
         assert back.last_in_seq > in_seq + 2  # logout, the missed report, then this logon
-        back.send_raw([(35, "2"), (7, str(in_seq + 1)), (16, "0")])
+        back.send([(35, "2"), (7, str(in_seq + 1)), (16, "0")])
         er = await report_for(back, "AWAY1", "4")
         assert er[37] == order_id and er.get(43) == "Y"  # PossDupFlag on the resent copy
         await back.logout()

@@ -136,6 +136,11 @@ def test_duplicate_clordid_and_unknown_cancel_are_refused(server):
         dup = await report_for(c, cl, "8")
         assert dup[103] == "6" and "duplicate ClOrdID(11)" in dup[58]
 
+        c.status("no-such-order", "AAPL", "1")
+        unknown = await report_for(c, "no-such-order", "I")
+        assert (unknown[39], unknown[103], unknown[55]) == ("8", "5", "AAPL")
+        assert "unknown order" in unknown[58]
+
         c.cancel(clid(), "no-such-order", "AAPL", "1")
         rej = await c.next_message(timeout=5, msg_type="9")
         assert rej[102] == "1" and "unknown order" in rej[58] and rej[37] == "NONE"
@@ -148,7 +153,7 @@ def test_unsupported_message_type_gets_business_reject(server):
     async def scenario():
         c = await logon(server)
         # OrderMassStatusRequest: valid FIX 4.4, not offered by this gateway.
-        c.send_raw([(35, "AF"), (584, "M1"), (585, "7")])
+        c.send([(35, "AF"), (584, "M1"), (585, "7")])
         bmr = await c.next_message(timeout=5, msg_type="j")
         assert bmr[380] == "3" and "unsupported MsgType(35)=AF" in bmr[58]
         await c.logout()

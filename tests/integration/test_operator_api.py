@@ -74,7 +74,7 @@ def test_garbled_messages_get_a_session_reject(server):
     async def scenario():
         c = await logon(server)
         # NewOrderSingle without the required Side(54): the session layer answers.
-        c.send_raw(
+        c.send(
             [
                 (35, "D"),
                 (11, "G1"),
@@ -88,7 +88,7 @@ def test_garbled_messages_get_a_session_reject(server):
         )
         rej = await c.next_message(timeout=5, msg_type="3")
         assert rej[373] == "1" and rej[371] == "54"
-        c.send_raw(
+        c.send(
             [
                 (35, "D"),
                 (11, "G2"),

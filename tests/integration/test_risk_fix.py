@@ -111,7 +111,7 @@ def test_mass_cancel_over_fix_cancels_only_the_sessions_orders(server):
         for _ in range(3):
             assert (await send(c, "ACC3", 1, "105.00", "IBM"))[150] == "0"
         keep = await send(other, "ACC1", 1, "105.00", "IBM")
-        c.send_raw([(35, "q"), (11, "MC1"), (530, "7"), (60, "20260101-00:00:00")])
+        c.send([(35, "q"), (11, "MC1"), (530, "7"), (60, "20260101-00:00:00")])
         report = await c.next_message(timeout=5, msg_type="r")
         assert report[531] == "7" and int(report[533]) >= 3
         canceled = 0
@@ -121,7 +121,7 @@ def test_mass_cancel_over_fix_cancels_only_the_sessions_orders(server):
                 canceled += 1
         status = (await asyncio.to_thread(server.get, f"/orders/{keep[37]}")).json()
         assert status["status"] == "0"  # another session's order is untouched
-        c.send_raw([(35, "q"), (11, "MC2"), (530, "3"), (60, "20260101-00:00:00")])
+        c.send([(35, "q"), (11, "MC2"), (530, "3"), (60, "20260101-00:00:00")])
         bad = await c.next_message(timeout=5, msg_type="r")
         assert bad[531] == "0" and "unsupported MassCancelRequestType(530)=3" in bad[58]
         await c.logout()

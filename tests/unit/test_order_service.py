@@ -29,6 +29,7 @@ class Recorder:
         self.reports: list[ExecutionReport] = []
         self.rejects: list[CancelReject] = []
         self.violations: list[str] = []
+        self.mass_cancels: list[object] = []
 
     def execution_report(self, report: ExecutionReport) -> None:
         # ExecID is "<order id>.<events applied>": that many events must already be journaled.
@@ -43,6 +44,9 @@ class Recorder:
 
     def cancel_reject(self, reject: CancelReject) -> None:
         self.rejects.append(reject)
+
+    def mass_cancel_report(self, report: object) -> None:
+        self.mass_cancels.append(report)
 
     def of(self, cl_ord_id: str) -> list[ExecutionReport]:
         return [r for r in self.reports if r.cl_ord_id == cl_ord_id]
