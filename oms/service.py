@@ -713,6 +713,15 @@ class OrderService:
         for sink in self._sinks:
             sink.mass_cancel_report(report)
 
+    async def apply_control(self, kind: str, payload: dict[str, Any]) -> None:
+        """An operator's change: journal it, wait for the commit, then apply it, so no
+        reader and no order ever sees a change the database does not hold."""
+        self._record_control(ControlEvent(kind, payload))
+        await self.barrier()
+        handler = self.controls.get(kind)
+        if handler is not None:
+            handler(payload)
+
     def record_control(self, kind: str, payload: dict[str, Any]) -> None:
         """Apply and journal a firm-level change (kill switch, …)."""
         handler = self.controls.get(kind)
