@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
 from oms.enums import OrdRejReason, OrdType, Side
-from oms.gates import AccountView, Approval, Denial, OrderContext
+from oms.gates import NEW, AccountView, Approval, Denial, OrderContext
 from oms.order import Order
 
 SELF_MATCH_MODES = ("off", "cancel-newest", "cancel-oldest", "cancel-both")
@@ -60,7 +60,8 @@ class ComplianceGate:
 
     def check(self, ctx: OrderContext) -> Denial | Approval | None:
         order = ctx.order
-        earlier = ctx.orders.by_cl_ord_id(order.session, order.cl_ord_id)
+        new = ctx.intent == NEW
+        earlier = ctx.orders.by_cl_ord_id(order.session, order.cl_ord_id) if new else None
         if earlier is not None and earlier.order_id != order.order_id:
             return Denial("duplicate_cl_ord_id", f"duplicate ClOrdID(11) {order.cl_ord_id} on "
                           f"this session (already used by order {earlier.order_id})",
@@ -82,11 +83,15 @@ class ComplianceGate:
             flags.append(f"watch list: {order.symbol}{whose}")
         side: Side | None = None
         if ctx.account is not None and order.side is not Side.BUY:
-            answer = self._short_sale(order, ctx.account)
+            answer = self._short_sale(order, ctx.working_qty, ctx.account)
             if isinstance(answer, Denial):
                 return answer
+            if answer is not None and not new:
+                return Denial("sell_goes_short", f"replace would take account {order.account} "
+                              f"short in {order.symbol}: a replace cannot re-mark the side",
+                              OrdRejReason.BROKER_OPTION)
             side = answer
-        answer = self._duplicate(order)
+        answer = self._duplicate(order) if new else None
         if isinstance(answer, Denial):
             return answer
         if answer:
@@ -121,29 +126,30 @@ class ComplianceGate:
                       f"{start:%H:%M}-{end:%H:%M} {self.rules.timezone}, Monday to Friday",
                       OrdRejReason.EXCHANGE_CLOSED)
 
-    def _short_sale(self, order: Order, view: AccountView) -> Denial | Side | None:
+    def _short_sale(self, order: Order, qty: Decimal,
+                    view: AccountView) -> Denial | Side | None:
         position = view.position_qty(order.account, order.symbol)
         working = view.working(order.account, order.symbol)
         located = self.locates.get(order.account, order.symbol)
         # What the locate still covers: less shares already short and short sales working.
         available = located - max(-position, Decimal(0)) - working.short_qty
         if order.side is Side.SELL_SHORT:
-            if order.qty > available:
-                return Denial("locate", f"short sale of {order.qty} {order.symbol} needs a "
+            if qty > available:
+                return Denial("locate", f"short sale of {qty} {order.symbol} needs a "
                               f"locate: {max(available, Decimal(0))} located shares available "
                               f"for account {order.account}", OrdRejReason.BROKER_OPTION)
             return None
         long_available = position - (working.sell_qty - working.short_qty)
-        if order.qty <= long_available:
+        if qty <= long_available:
             return None
         if self.rules.sell_short_action != "remark":
-            return Denial("sell_goes_short", f"sell of {order.qty} {order.symbol} would take "
+            return Denial("sell_goes_short", f"sell of {qty} {order.symbol} would take "
                           f"account {order.account} short (long {max(long_available, 0)} "
                           "available): send it as SellShort(54=5) with a locate",
                           OrdRejReason.BROKER_OPTION)
-        short_part = order.qty - max(long_available, Decimal(0))
+        short_part = qty - max(long_available, Decimal(0))
         if short_part > available:
-            return Denial("locate", f"sell of {order.qty} {order.symbol} re-marked SellShort "
+            return Denial("locate", f"sell of {qty} {order.symbol} re-marked SellShort "
                           f"needs a locate for {short_part}: {max(available, Decimal(0))} "
                           f"available for account {order.account}", OrdRejReason.BROKER_OPTION)
         return Side.SELL_SHORT
@@ -176,8 +182,8 @@ class ComplianceGate:
             working = view.working(account, order.symbol)
             if (working.sell_qty if order.side.is_buy else working.buy_qty) == 0:
                 continue  # nothing on the other side: skip the scan
-            for other in view.working_orders(account):
-                if (other.symbol != order.symbol or other.side.is_buy == order.side.is_buy
+            for other in view.working_orders(account, symbol=order.symbol):
+                if (other.side.is_buy == order.side.is_buy
                         or other.price is None or (other.ord_type is OrdType.STOP_LIMIT
                         and not other.triggered)):
                     continue

@@ -6,7 +6,6 @@ which kind of event at start.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from compliance import lists
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
 from compliance.pretrade import ComplianceGate, ComplianceRules
+from oms.clock import Clock, WallClock
 from oms.gates import PreTradeGate
 from oms.instruments import Universe
 from oms.journal import Journal
@@ -50,30 +50,33 @@ class RiskDesk:
             kill_switch.KIND: self.kill_switch.apply,
             limits.KIND: self.limits.apply,
             accounts.KIND: self.states.apply,
+            accounts.DRAWDOWN_KIND: self.states.apply_drawdown,
             lists.RESTRICTED_KIND: self.restricted.apply,
             lists.LOCATE_KIND: self.locates.apply,
             lists.STATUS_KIND: self.status.apply,
         }
 
-    def gates(self, clock: Callable[[], float] = time.monotonic) -> list[PreTradeGate]:
+    def gates(self, clock: Clock) -> list[PreTradeGate]:
         return [
-            ComplianceGate(self.rules, self.restricted, self.locates, self.status, clock=clock),
+            ComplianceGate(self.rules, self.restricted, self.locates, self.status,
+                           clock=clock.monotonic, now=clock.now),
             RiskGate(self.limits, self.kill_switch, self.states, throttle=self.throttle,
-                     volatility=self.volatility, clock=clock),
+                     volatility=self.volatility, clock=clock.monotonic),
         ]
 
     def order_service(self, universe: Universe, journal: Journal, venues: dict[str, Venue], *,
-                      default_venue: str | None = None,
-                      gates: bool = True) -> tuple[OrderService, RiskMonitor]:
+                      default_venue: str | None = None, gates: bool = True,
+                      clock: Clock | None = None) -> tuple[OrderService, RiskMonitor]:
         """The OMS wired to this desk: its gates, its control events, its monitor."""
+        clock = clock or WallClock()
         service = OrderService(
             universe=universe, journal=journal, venues=venues,
-            gates=self.gates() if gates else [],
+            gates=self.gates(clock) if gates else [],
             default_venue=default_venue or next(iter(venues)),
-            controls=self.controls(),
+            controls=self.controls(), clock=clock,
         )
         monitor = RiskMonitor(service, self.limits, self.states, self.volatility,
-                              time.monotonic)
+                              clock.monotonic)
         service.listeners.append(monitor.on_order_event)
         for venue in venues.values():
             venue.subscribe(monitor.on_market_data)

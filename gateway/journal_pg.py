@@ -1,20 +1,29 @@
-"""The journal in PostgreSQL: one INSERT per batch, so one commit (one fsync) per loop turn."""
+"""The journal in PostgreSQL: one INSERT per batch (one commit, one fsync), numbered by
+the OMS, with the outbox cursor written by the same statement."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
+import structlog
 
-from oms.events import OrderEvent, event_from_row
-from oms.journal import ControlEvent, JournalEntry
+from oms.events import event_from_row
+from oms.journal import ControlEvent, JournalEntry, JournalReadError, Numbered
+from oms.text import printable
 
+log = structlog.get_logger("journal")
 CONTROL_STREAM = "control"
 
+# The cursor rides on the INSERT: no extra round trip per batch.
 _INSERT = """
-INSERT INTO journal (ts, stream, kind, payload)
-SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::jsonb[])
+WITH cursor AS (
+    UPDATE outbox SET handed_seq = GREATEST(handed_seq, $6) WHERE id = 1 AND $6 > handed_seq
+)
+INSERT INTO journal (seq, ts, stream, kind, payload)
+SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
 """
 
 
@@ -30,31 +39,65 @@ class PostgresJournal:
             await self.pool.release(self._writer)
             self._writer = None
 
-    async def append(self, entries: Sequence[JournalEntry]) -> None:
-        ts, streams, kinds, payloads = [], [], [], []
-        for e in entries:
+    async def append(self, batch: Sequence[Numbered], *, handed_through: int = 0) -> None:
+        if self._writer is None:
+            self._writer = await self.pool.acquire()
+        if not batch:
+            await self._writer.execute(
+                "UPDATE outbox SET handed_seq = $1 WHERE id = 1 AND $1 > handed_seq",
+                handed_through)
+            return
+        seqs, ts, streams, kinds, payloads = [], [], [], [], []
+        for seq, e in batch:
+            seqs.append(seq)
             ts.append(e.ts)
+            kinds.append(e.kind)
             if isinstance(e, ControlEvent):
                 streams.append(CONTROL_STREAM)
-                kinds.append(e.kind)
                 payloads.append(json.dumps(e.payload))
             else:
                 streams.append(e.order_id)
-                kinds.append(e.kind)
                 payloads.append(json.dumps(e.to_payload()))
-        if self._writer is None:
-            self._writer = await self.pool.acquire()
-        await self._writer.execute(_INSERT, ts, streams, kinds, payloads)
+        try:
+            await self._writer.execute(_INSERT, seqs, ts, streams, kinds, payloads,
+                                       handed_through)
+        except asyncpg.DataError as exc:
+            # Text the boundaries should have refused (a NUL, a lone surrogate): store it
+            # made safe rather than let one event take the journal down for everyone.
+            log.critical("journal refused a batch's text; storing it sanitised",
+                         error=repr(exc), first_seq=seqs[0])
+            clean = [json.dumps(_sanitise(json.loads(p))) for p in payloads]
+            await self._writer.execute(_INSERT, seqs, ts, [printable(s) for s in streams],
+                                       kinds, clean, handed_through)
 
-    async def load(self) -> list[JournalEntry]:
+    async def handed_through(self) -> int:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT ts, stream, kind, payload FROM journal ORDER BY seq")
-        out: list[JournalEntry] = []
-        for r in rows:
-            payload = json.loads(r["payload"])
-            if r["stream"] == CONTROL_STREAM:
-                out.append(ControlEvent(r["kind"], payload, r["ts"]))
-            else:
-                entry: OrderEvent = event_from_row(r["kind"], r["stream"], r["ts"], payload)
-                out.append(entry)
+            value = await conn.fetchval("SELECT handed_seq FROM outbox WHERE id = 1")
+        return int(value or 0)
+
+    async def load(self) -> list[Numbered]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, ts, stream, kind, payload FROM journal ORDER BY seq")
+        out: list[Numbered] = []
+        for seq, ts, stream, kind, raw in rows:
+            try:
+                payload = json.loads(raw)
+                entry: JournalEntry = (ControlEvent(kind, payload, ts) if stream == CONTROL_STREAM
+                                       else event_from_row(kind, stream, ts, payload))
+            except Exception as exc:
+                raise JournalReadError(
+                    f"journal row {seq} ({kind} of {stream}, {ts.isoformat()}) cannot be read: "
+                    f"{exc!r}; payload {raw}") from exc
+            out.append((seq, entry))
         return out
+
+
+def _sanitise(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_sanitise(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k): _sanitise(v) for k, v in value.items()}
+    return value

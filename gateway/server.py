@@ -27,7 +27,6 @@ from gateway.fix.mapping import Command
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
 from gateway.sim.exchange import SimExchange
-from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.instruments import Universe
 from oms.service import OrderService
 from oms.universe import default_universe
@@ -105,6 +104,9 @@ class Server:
         self.acceptor = FixAcceptor(cfg, loop, self._dispatch)
         self.service.add_sink(self.acceptor)
         self.acceptor.start(self.data_dir)
+        resent = self.service.resend_unhanded()
+        if resent:
+            log.warning("reports of committed events re-sent after restart", reports=resent)
         if cfg.fix.host not in ("0.0.0.0", ""):
             log.warning("QuickFIX 1.16 cannot bind one address: the FIX acceptor listens on "
                         "every interface", port=cfg.fix.port, requested_host=cfg.fix.host)
@@ -147,22 +149,8 @@ class Server:
         )
 
     def _dispatch(self, cmd: Command) -> None:
-        service = self.service
-        assert service is not None
-        try:
-            match cmd:
-                case SubmitOrder():
-                    service.submit(cmd)
-                case CancelOrder():
-                    service.cancel(cmd)
-                case ReplaceOrder():
-                    service.replace(cmd)
-                case StatusRequest():
-                    service.status(cmd)
-                case MassCancel():
-                    service.mass_cancel(cmd)
-        except Exception:
-            log.exception("command failed", command=repr(cmd))
+        assert self.service is not None
+        self.service.handle(cmd)
 
     async def stop(self) -> None:
         if self._api is not None:

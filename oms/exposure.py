@@ -8,6 +8,8 @@ it when the order changes, so every read is O(1).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -52,6 +54,19 @@ class ExposureBook:
                    order.side.value == "5", order.leaves_qty, px)
             self._orders[order.order_id] = new
             self._add(*new, sign=1)
+
+    @contextmanager
+    def without(self, order: Order) -> Iterator[None]:
+        """The book as if `order` were not working (to vet a replace of it), then restored."""
+        old = self._orders.pop(order.order_id, None)
+        if old is not None:
+            self._add(*old, sign=-1)
+        try:
+            yield
+        finally:
+            if old is not None:
+                self._orders[order.order_id] = old
+                self._add(*old, sign=1)
 
     def _add(self, account: str, symbol: str, is_buy: bool, is_short: bool, qty: Decimal,
              px: Decimal, sign: int) -> None:

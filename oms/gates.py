@@ -50,7 +50,8 @@ class AccountView(Protocol):
 
     def working(self, account: str, symbol: str) -> WorkingExposure: ...
 
-    def working_orders(self, account: str | None = None) -> list[Order]: ...
+    def working_orders(self, account: str | None = None, session: str | None = None,
+                       symbol: str | None = None) -> list[Order]: ...
 
     def open_order_count(self, account: str) -> int: ...
 
@@ -61,13 +62,27 @@ class AccountView(Protocol):
     def sector(self, symbol: str) -> str: ...
 
 
+NEW = "new"
+REPLACE = "replace"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderContext:
+    """An order as it would work: a new order, or a working order with a replace's terms
+    (`intent` REPLACE; the account view then leaves the order's own working quantity out,
+    so a gate sees the change: the new leaves in place of the old)."""
+
     order: Order
     instrument: Instrument | None
     reference_price: Decimal | None  # last trade at the venue, else the instrument's reference
     orders: OrderLookup
     account: AccountView | None = None
+    intent: str = NEW
+
+    @property
+    def working_qty(self) -> Decimal:
+        """What the order would add to the account's working quantity."""
+        return self.order.qty - self.order.cum_qty
 
 
 class PreTradeGate(Protocol):

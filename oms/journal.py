@@ -1,9 +1,10 @@
 """The journal protocol: an append-only, ordered log of events.
 
-`append` writes one batch atomically and returns only once it is durable;
-the OMS calls it once per loop turn with everything that turn produced
-(group commit). The PostgreSQL implementation lives in gateway/; the
-in-memory one here serves unit tests of the core.
+Every entry carries its sequence number, given by the OMS (the one writer),
+so what is replayed is numbered exactly as it was live. `append` writes one
+batch atomically and returns only once it is durable. The PostgreSQL
+implementation lives in gateway/; the in-memory one here serves unit tests
+of the core.
 """
 
 from __future__ import annotations
@@ -26,22 +27,39 @@ class ControlEvent:
 
 
 JournalEntry = OrderEvent | ControlEvent
+Numbered = tuple[int, JournalEntry]
+
+
+class JournalReadError(RuntimeError):
+    """A journal row that cannot be read back: the message names the row."""
 
 
 class Journal(Protocol):
-    async def append(self, entries: Sequence[JournalEntry]) -> None: ...
+    async def append(self, batch: Sequence[Numbered], *, handed_through: int = 0) -> None:
+        """Write the batch atomically. `handed_through`: every report of an entry up to
+        this sequence number has been handed to its session (the outbox cursor)."""
+        ...
 
-    async def load(self) -> list[JournalEntry]: ...
+    async def load(self) -> list[Numbered]: ...
+
+    async def handed_through(self) -> int:
+        """The outbox cursor as last written."""
+        ...
 
 
 class InMemoryJournal:
     def __init__(self) -> None:
-        self.entries: list[JournalEntry] = []
+        self.entries: list[Numbered] = []
         self.batches = 0
+        self.cursor = 0
 
-    async def append(self, entries: Sequence[JournalEntry]) -> None:
-        self.entries.extend(entries)
+    async def append(self, batch: Sequence[Numbered], *, handed_through: int = 0) -> None:
+        self.entries.extend(batch)
         self.batches += 1
+        self.cursor = max(self.cursor, handed_through)
 
-    async def load(self) -> list[JournalEntry]:
+    async def load(self) -> list[Numbered]:
         return list(self.entries)
+
+    async def handed_through(self) -> int:
+        return self.cursor

@@ -52,21 +52,29 @@ TRANSITIONS: dict[tuple[OrdStatus, str], OrdStatus | None] = {
     (S.PARTIALLY_FILLED, "expired"): S.EXPIRED,
     (S.PARTIALLY_FILLED, "replaced"): None,
     (S.PENDING_CANCEL, "filled"): None,
+    (S.PENDING_CANCEL, "triggered"): S.PENDING_CANCEL,  # the stop fired before the cancel
     (S.PENDING_CANCEL, "canceled"): S.CANCELED,
     (S.PENDING_CANCEL, "expired"): S.EXPIRED,
     (S.PENDING_CANCEL, "cancel_rejected"): None,
     (S.PENDING_REPLACE, "filled"): None,
+    (S.PENDING_REPLACE, "triggered"): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, "replaced"): None,
     (S.PENDING_REPLACE, "canceled"): S.CANCELED,
     (S.PENDING_REPLACE, "expired"): S.EXPIRED,
     (S.PENDING_REPLACE, "cancel_rejected"): None,
     (S.PENDING_REPLACE, "pending_cancel"): S.PENDING_CANCEL,
+    # A late fill: the venue traded the order before our cancel (or expiry) reached it.
+    # Booked; by FIX OrdStatus precedence the order shows Filled once complete and
+    # otherwise stays Canceled/Expired (no venue works its remainder).
+    (S.CANCELED, "filled"): None,
+    (S.EXPIRED, "filled"): None,
 }
 
 
 class InvalidTransition(Exception):
-    def __init__(self, order_id: str, status: OrdStatus, kind: str) -> None:
-        super().__init__(f"order {order_id}: illegal transition {status.name} -> {kind}")
+    def __init__(self, order_id: str, status: OrdStatus | None, kind: str) -> None:
+        where = status.name if status is not None else "UNKNOWN ORDER"
+        super().__init__(f"order {order_id}: illegal transition {where} -> {kind}")
         self.status = status
         self.kind = kind
 
@@ -204,11 +212,16 @@ class Order:
     def _on_filled(self, e: OrderFilled, target: OrdStatus | None) -> OrdStatus | None:
         if e.last_qty <= 0 or e.last_qty > self.qty - self.cum_qty:
             raise InvalidTransition(self.order_id, self.status, f"filled {e.last_qty} > leaves")
+        if e.venue_trade_id and any(f.venue_trade_id == e.venue_trade_id for f in self.fills):
+            raise InvalidTransition(self.order_id, self.status,
+                                    f"filled again by trade {e.venue_trade_id}")
         notional = self.avg_px * self.cum_qty + e.last_px * e.last_qty
         self.cum_qty += e.last_qty
         self.avg_px = _tidy((notional / self.cum_qty).quantize(AVG_PX_QUANTUM))
         self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id))
         by_fill = self._status_by_fill()
+        if self.status.is_terminal:  # a late fill
+            return by_fill if by_fill is OrdStatus.FILLED else self.status
         if self.is_pending_request and by_fill is not OrdStatus.FILLED:
             # Still pending: remember what the order would revert to.
             self.previous_status = by_fill
@@ -276,15 +289,3 @@ def _tidy(value: Decimal) -> Decimal:
     """Drop trailing zeros without switching to exponent notation (170, not 1.7E+2)."""
     value = value.normalize()
     return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
-
-
-def rebuild(events: list[OrderEvent]) -> Order:
-    """Fold an order's events, first of which must be OrderSubmitted."""
-    first = events[0]
-    if not isinstance(first, OrderSubmitted):
-        raise ValueError(f"order {first.order_id}: first event is {first.kind}, not submitted")
-    order = Order.from_submitted(first)
-    for e in events[1:]:
-        order.apply(e)
-    return order
-

@@ -1,17 +1,31 @@
 """What the OMS tells the outside world, as snapshots taken when the fact happened.
 
-A report is built when its event is applied and delivered only after the
-event's journal batch commits, so it can never describe a state that is not
-durable, even if later events have already changed the order in memory.
+Reports are derived from events: `reports_for` is the one function that says
+which report an applied event produces, used live (delivered once the event's
+batch commits) and at restart (the outbox: reports of committed events never
+handed to their session are sent again, marked PossResend). A report can
+therefore never describe a state that is not durable, and an ExecID always
+names the same fact.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from oms.enums import ExecType, OrdStatus
+from oms.enums import CxlRejReason, ExecType, OrdRejReason, OrdStatus
+from oms.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderReplaced,
+)
+from oms.journal import ControlEvent
 from oms.order import Order
 
 
@@ -39,6 +53,8 @@ class ExecutionReport:
     last_px: Decimal = Decimal(0)
     ord_rej_reason: int | None = None
     text: str = ""
+    seq: int = 0  # the journal entry this report tells of (0: a status, not a new fact)
+    poss_resend: bool = False  # sent again after a restart: PossResend(97)=Y
 
     @classmethod
     def of(
@@ -105,6 +121,8 @@ class CancelReject:
     cxl_rej_reason: int
     text: str
     account: str = ""
+    seq: int = 0
+    poss_resend: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +136,11 @@ class MassCancelReport:
     accepted: bool
     affected: int
     text: str = ""
+    seq: int = 0
+    poss_resend: bool = False
+
+
+Report = ExecutionReport | CancelReject | MassCancelReport
 
 
 class ReportSink(Protocol):
@@ -128,3 +151,77 @@ class ReportSink(Protocol):
     def cancel_reject(self, reject: CancelReject) -> None: ...
 
     def mass_cancel_report(self, report: MassCancelReport) -> None: ...
+
+
+def exec_id(order: Order) -> str:
+    """ExecID of the report of the event just applied: "<OrderID>.<events applied>"."""
+    return f"{order.order_id}.{order.version}"
+
+
+def reports_for(order: Order, event: OrderEvent) -> Report | None:
+    """The report an applied event produces, or None (pending states, triggers)."""
+    match event:
+        case OrderAccepted():
+            return ExecutionReport.of(order, ExecType.NEW, exec_id(order))
+        case OrderRejected(reason=reason, ord_rej_reason=why):
+            return ExecutionReport.of(order, ExecType.REJECTED, exec_id(order),
+                                      ord_rej_reason=why, text=reason)
+        case OrderFilled(last_qty=qty, last_px=px):
+            return ExecutionReport.of(order, ExecType.TRADE, exec_id(order), last_qty=qty,
+                                      last_px=px)
+        case OrderCanceled(reason=reason):
+            return ExecutionReport.of(order, ExecType.CANCELED, exec_id(order), text=reason)
+        case OrderExpired(reason=reason):
+            return ExecutionReport.of(order, ExecType.EXPIRED, exec_id(order), text=reason)
+        case OrderReplaced():
+            return ExecutionReport.of(order, ExecType.REPLACED, exec_id(order))
+        case OrderCancelRejected(cl_ord_id=cl_ord_id) if cl_ord_id:
+            # Unsolicited requests (operator, kill switch) have no client to answer.
+            return CancelReject(session=order.session, cl_ord_id=cl_ord_id,
+                                orig_cl_ord_id=order.cl_ord_id, order_id=order.order_id,
+                                ord_status=order.status, response_to=event.response_to,
+                                cxl_rej_reason=event.cxl_rej_reason, text=event.reason,
+                                account=order.account)
+    return None
+
+
+ORDER_REFUSED = "order_refused"
+REQUEST_REFUSED = "request_refused"
+MASS_CANCEL = "mass_cancel"
+
+
+def control_report(entry: ControlEvent) -> Report | None:
+    """The answer a journaled refusal or mass cancel carries, rebuilt from its payload."""
+    p: dict[str, Any] = entry.payload
+    if entry.kind == ORDER_REFUSED:
+        return refusal(
+            session=p.get("session"), order_id=p["order_id"], exec_id=f"{p['order_id']}.1",
+            exec_type=ExecType.REJECTED, cl_ord_id=p.get("cl_ord_id", ""),
+            account=p.get("account", ""), symbol=p.get("symbol", ""), side=p.get("side", ""),
+            ord_type=p.get("ord_type", ""), time_in_force=p.get("time_in_force", ""),
+            qty=_decimal(p.get("qty")) or Decimal(0), price=_decimal(p.get("price")),
+            stop_px=_decimal(p.get("stop_px")),
+            ord_rej_reason=int(p.get("ord_rej_reason", OrdRejReason.OTHER)),
+            text=p.get("reason", ""))
+    if entry.kind == REQUEST_REFUSED and p.get("cl_ord_id"):
+        return CancelReject(session=p.get("session"), cl_ord_id=p["cl_ord_id"],
+                            orig_cl_ord_id=p.get("orig_cl_ord_id") or "NONE",
+                            order_id=p.get("order_id") or "NONE",
+                            ord_status=OrdStatus(p.get("ord_status", OrdStatus.REJECTED.value)),
+                            response_to=p.get("response_to", "1"),
+                            cxl_rej_reason=int(p.get("cxl_rej_reason", CxlRejReason.OTHER)),
+                            text=p.get("reason", ""), account=p.get("account", ""))
+    if entry.kind == MASS_CANCEL and "mass_cancel_id" in p:
+        return MassCancelReport(p.get("session"), p.get("cl_ord_id", ""), p["mass_cancel_id"],
+                                p.get("request_type", ""), bool(p.get("accepted")),
+                                int(p.get("affected", 0)), p.get("text", ""))
+    return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None

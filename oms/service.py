@@ -1,26 +1,31 @@
 """OrderService: the single writer every order goes through.
 
-All mutable OMS state is owned by one asyncio loop. Commands are applied to
-memory at once (so the next command sees them: a duplicate ClOrdID sent in
-the same millisecond is still caught), their events queue for the journal,
-and everything that tells the outside world — execution reports, venue
-calls, API answers — waits in a list that runs only after the batch holding
-those events has committed. One flusher task writes one batch per turn:
-group commit, and nothing acknowledged before it is durable.
+Read `submit` top to bottom for the order path: validate, vet (compliance
+then risk), record (apply to the OrderStore and queue for the journal), and
+only after the commit, report and send to the venue. The three pieces it
+stands on each do one job:
+
+- `OrderStore` (oms/order_store.py): the orders and every index over them,
+  built by one apply path for live events and replay alike;
+- `CommitQueue` (oms/commit_queue.py): group commit, actions released after
+  their commit, and answers even when the journal is gone;
+- `GatePipeline` (oms/vetting.py): new orders and replaces, each vetted as
+  what it is.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import structlog
 
+from oms.clock import Clock, WallClock
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.commit_queue import CommitQueue, JournalUnavailable
 from oms.enums import CxlRejReason, CxlRejResponseTo, ExecType, OrdRejReason, OrdStatus, OrdType
 from oms.events import (
     OrderAccepted,
@@ -36,13 +41,27 @@ from oms.events import (
     OrderTriggered,
 )
 from oms.exposure import ExposureBook, WorkingExposure
-from oms.gates import Approval, Denial, OrderContext, PreTradeGate
+from oms.gates import Denial, PreTradeGate
 from oms.instruments import Universe
-from oms.journal import ControlEvent, Journal, JournalEntry
+from oms.journal import ControlEvent, Journal, JournalEntry, JournalReadError
 from oms.order import InvalidTransition, Order
+from oms.order_store import ControlHandler, Listener, OrderStore
 from oms.positions import Position, PositionBook
-from oms.reports import CancelReject, ExecutionReport, MassCancelReport, ReportSink, refusal
-from oms.validation import check_order_terms, parse_codes
+from oms.reports import (
+    MASS_CANCEL,
+    ORDER_REFUSED,
+    REQUEST_REFUSED,
+    CancelReject,
+    ExecutionReport,
+    MassCancelReport,
+    Report,
+    ReportSink,
+    control_report,
+    refusal,
+    reports_for,
+)
+from oms.text import printable
+from oms.validation import parse_codes
 from oms.venue import (
     Venue,
     VenueAccepted,
@@ -55,15 +74,14 @@ from oms.venue import (
     VenueRequestRejected,
     VenueTriggered,
 )
+from oms.vetting import GatePipeline
 
 log = structlog.get_logger("oms")
 T = TypeVar("T")
-ControlHandler = Callable[[dict[str, Any]], None]
-ORDER_ID_PREFIX = "FG"
+Command = SubmitOrder | CancelOrder | ReplaceOrder | StatusRequest | MassCancel
+JOURNAL_DOWN = "gateway journal unavailable: not accepted, try again later"
 
-
-class JournalUnavailable(RuntimeError):
-    pass
+__all__ = ["JournalUnavailable", "OrderService"]
 
 
 class OrderService:
@@ -76,223 +94,191 @@ class OrderService:
         gates: Sequence[PreTradeGate] = (),
         default_venue: str = "SIM",
         controls: Mapping[str, ControlHandler] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.universe = universe
         self.journal = journal
         self.venues = dict(venues)
-        self.gates = list(gates)
         self.default_venue = default_venue
         self.controls = dict(controls or {})
-        self.orders: dict[str, Order] = {}
-        self.positions = PositionBook()
-        self.exposure = ExposureBook()
-        # Called with (order, event) for every event applied, replay included.
-        self.listeners: list[Callable[[Order, OrderEvent], None]] = []
+        self.clock = clock or WallClock()
+        self.store = OrderStore(self.reference_price)
+        self.queue = CommitQueue(journal)
+        self.gates = GatePipeline(gates, universe, self.venues, self.store, self,
+                                  self.store.exposure, self.reference_price)
         self.started = False
-        self._by_cl_ord_id: dict[tuple[str | None, str], str] = {}
+        # Reports of committed events not yet handed to a session at the last stop.
+        self.unhanded: list[Report] = []
         self._sinks: list[ReportSink] = []
-        self._next_order_no = 1
-        self._pending: list[JournalEntry] = []
-        self._after_commit: list[Callable[[], None]] = []
-        self._wake = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-        self._failed: BaseException | None = None
-        self._waiters: set[asyncio.Future[None]] = set()
 
-    # -- lifecycle ---------------------------------------------------------
+    # -- what the store holds, by its usual names ------------------------------------------
+
+    @property
+    def orders(self) -> dict[str, Order]:
+        return self.store.orders
+
+    @property
+    def positions(self) -> PositionBook:
+        return self.store.positions
+
+    @property
+    def exposure(self) -> ExposureBook:
+        return self.store.exposure
+
+    @property
+    def listeners(self) -> list[Listener]:
+        return self.store.listeners
+
+    # -- lifecycle ---------------------------------------------------------------------
 
     def add_sink(self, sink: ReportSink) -> None:
         self._sinks.append(sink)
 
     async def start(self) -> None:
         """Rebuild state from the journal, then put open orders back to work."""
-        for entry in await self.journal.load():
-            self._replay(entry)
+        cursor = await self.journal.handed_through()
+        last = 0
+        for seq, entry in await self.journal.load():
+            self._replay(seq, entry, seq > cursor)
+            last = seq
+        self.queue.next_seq = last + 1
+        self.queue.committed_seq = self.queue.actions_done_seq = last
+        self.queue.handed_through = self._handed_through
+        self.queue.cursor_written = cursor
         for venue in self.venues.values():
             venue.set_listener(self)
             await venue.start()
-        self._flusher = asyncio.create_task(self._flush_loop(), name="oms-journal-flusher")
+        self.queue.start()
         self._resume_open_orders()
         self.started = True
 
     async def stop(self) -> None:
-        await self.barrier()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        await self.queue.stop()
         for venue in self.venues.values():
             await venue.stop()
 
-    def _replay(self, entry: JournalEntry) -> None:
+    def _replay(self, seq: int, entry: JournalEntry, unhanded: bool) -> None:
+        try:
+            order = self.store.apply(entry)
+        except InvalidTransition as exc:
+            log.error("journal replay refused an event", seq=seq, error=str(exc))
+            return
+        report: Report | None = None
         if isinstance(entry, ControlEvent):
             handler = self.controls.get(entry.kind)
             if handler is not None:
-                handler(entry.payload)
-            return
-        if isinstance(entry, OrderSubmitted):
-            order = Order.from_submitted(entry)
-            self._index(order, entry.cl_ord_id)
-            self._bump_order_no(entry.order_id)
-            return
-        order = self.orders.get(entry.order_id)
-        if order is None:
-            log.error("journal event for unknown order", order_id=entry.order_id, kind=entry.kind)
-            return
-        try:
-            order.apply(entry)
-        except InvalidTransition as exc:
-            log.error("journal replay refused an event", order_id=order.order_id, error=str(exc))
-            return
-        self._after_apply(order, entry)
+                try:
+                    handler(entry.payload)
+                except Exception as exc:
+                    raise JournalReadError(
+                        f"journal row {seq} ({entry.kind}, {entry.ts.isoformat()}) cannot be "
+                        f"applied: {exc!r}; payload {entry.payload}") from exc
+            if unhanded:
+                report = control_report(entry)
+        elif unhanded and order is not None:
+            report = reports_for(order, entry)
+        if report is not None:
+            self.unhanded.append(dataclasses.replace(report, seq=seq, poss_resend=True))
 
-    def _bump_order_no(self, order_id: str) -> None:
-        digits = order_id.removeprefix(ORDER_ID_PREFIX)
-        if digits.isdigit():
-            self._next_order_no = max(self._next_order_no, int(digits) + 1)
+    def resend_unhanded(self) -> int:
+        """Hand the outbox's reports to the sinks (which skip what their session already
+        holds); call once the sessions exist. Returns how many were handed."""
+        reports, self.unhanded = self.unhanded, []
+        for report in reports:
+            self._deliver(report)
+        return len(reports)
 
     def _resume_open_orders(self) -> None:
-        for order in list(self.orders.values()):
+        for order in self.store.working_orders() + self._pending_new():
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.
-                self._record(
-                    order,
-                    OrderCanceled(
-                        order_id=order.order_id, reason="canceled at restart: cancel was pending"
-                    ),
-                )
-                self._report(order, ExecType.CANCELED, text=order.text)
+                self._record(OrderCanceled(order_id=order.order_id, ts=self.now(),
+                                           reason="canceled at restart: cancel was pending"))
             elif order.status is OrdStatus.PENDING_REPLACE:
                 pending = order.pending_replace
-                cl_ord_id = pending.cl_ord_id if pending else ""
-                self._reject_request(
-                    order,
-                    cl_ord_id,
-                    CxlRejResponseTo.REPLACE,
-                    CxlRejReason.OTHER,
-                    "replace not confirmed before restart",
-                )
+                self._record(OrderCancelRejected(
+                    order_id=order.order_id, ts=self.now(),
+                    cl_ord_id=pending.cl_ord_id if pending else "",
+                    reason="replace not confirmed before restart",
+                    cxl_rej_reason=int(CxlRejReason.OTHER),
+                    response_to=CxlRejResponseTo.REPLACE.value))
+            elif order.status is OrdStatus.PENDING_NEW:
+                # Submitted, then the process died before the gates' answer was journaled.
+                self._record(OrderRejected(order_id=order.order_id, ts=self.now(),
+                                           reason="order not confirmed before restart",
+                                           ord_rej_reason=int(OrdRejReason.OTHER),
+                                           check="restart"))
             if order.is_open:
-                self._after(lambda o=order: self._send_to_venue(o))
-        self._wake.set()
+                self.queue.after_commit(lambda o=order: self._send_to_venue(o))
 
-    # -- the journal ---------------------------------------------------------
+    def _pending_new(self) -> list[Order]:
+        return [o for o in self.store.list_orders(status=[OrdStatus.PENDING_NEW.value])]
 
-    def _record(self, order: Order, event: OrderEvent) -> None:
-        order.apply(event)
-        self._pending.append(event)
-        self._after_apply(order, event)
-        self._wake.set()
+    # -- the journal and the reports ---------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def _record(self, event: OrderEvent) -> Order:
+        """Apply an event, queue it for the journal, and its report for after the commit."""
+        order = self.store.apply(event)
+        assert order is not None
+        seq = self.queue.append(event)
+        report = reports_for(order, event)
+        if report is not None:
+            self._report_after_commit(dataclasses.replace(report, seq=seq))
+        return order
 
     def _record_control(self, entry: ControlEvent) -> None:
-        self._pending.append(entry)
-        self._wake.set()
+        self.store.apply(entry)
+        seq = self.queue.append(entry)
+        report = control_report(entry)
+        if report is not None:
+            self._report_after_commit(dataclasses.replace(report, seq=seq))
 
-    def _after_apply(self, order: Order, event: OrderEvent) -> None:
-        if isinstance(event, OrderFilled):
-            self.positions.apply_fill(
-                order.account, order.symbol, event.last_qty * order.side.sign, event.last_px
-            )
-        priced = order.price is not None or order.stop_px is not None
-        self.exposure.update(
-            order, None if priced else self.reference_price(order.symbol, order.venue)
-        )
-        for listener in self.listeners:
-            listener(order, event)
+    def _report_after_commit(self, report: Report) -> None:
+        # A refusal is an answer, sayable without the journal; a fill or an ack is not.
+        answer = isinstance(report, CancelReject | MassCancelReport) or (
+            report.exec_type is ExecType.REJECTED)
+        self.queue.after_commit(lambda: self._deliver(report), answer=answer)
 
-    def _after(self, action: Callable[[], None], refusal: bool = False) -> None:
-        if refusal and self._failed is not None:
-            # The journal is gone and will not commit again: a refusal is safe to say
-            # without it, and a client must not be left without an answer.
-            action()
-            return
-        self._after_commit.append(action)
-        self._wake.set()
+    def _handed_through(self) -> int:
+        """The outbox cursor: reports up to here are in their sessions' hands."""
+        done = self.queue.actions_done_seq
+        for sink in self._sinks:
+            handed = getattr(sink, "handed_through", None)
+            if handed is not None:
+                done = min(done, handed(done))
+        return done
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, actions = self._pending, self._after_commit
-            self._pending, self._after_commit = [], []
-            if batch:
-                try:
-                    await self.journal.append(batch)
-                except Exception as exc:  # the journal is gone: stop acknowledging anything
-                    self._failed = exc
-                    log.critical(
-                        "journal append failed; refusing all further work",
-                        error=repr(exc),
-                        events=len(batch),
-                    )
-                    # Nothing in this batch or after it is durable: fail every waiter
-                    # (API answers) instead of leaving it hanging; drop the reports.
-                    for waiter in self._waiters:
-                        if not waiter.done():
-                            waiter.set_exception(JournalUnavailable(str(exc)))
-                    self._waiters.clear()
-                    return
-            for action in actions:
-                try:
-                    action()
-                except Exception:
-                    log.exception("post-commit action failed")
+    def _deliver(self, report: Report) -> None:
+        for sink in self._sinks:
+            if isinstance(report, ExecutionReport):
+                sink.execution_report(report)
+            elif isinstance(report, CancelReject):
+                sink.cancel_reject(report)
+            else:
+                sink.mass_cancel_report(report)
 
     async def barrier(self) -> None:
         """Wait until everything applied so far is durable (and its reports are sent)."""
-        if self._failed is not None:
-            raise JournalUnavailable(str(self._failed))
-        if self._flusher is None:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(done)
-        done.add_done_callback(self._waiters.discard)
-        self._after(lambda: done.done() or done.set_result(None))
-        await done
+        await self.queue.barrier()
 
     async def durable(self, read: Callable[[], T]) -> T:
         """Read state now, answer once what was read is committed."""
-        value = read()
-        await self.barrier()
-        return value
+        return await self.queue.durable(read)
 
-    # -- reports ---------------------------------------------------------------
-
-    def _exec_id(self, order: Order) -> str:
-        return f"{order.order_id}.{order.version}"
-
-    def _report(self, order: Order, exec_type: ExecType, **fields: Any) -> None:
-        report = ExecutionReport.of(order, exec_type, self._exec_id(order), **fields)
-        self._after(lambda: self._deliver_report(report),
-                    refusal=exec_type is ExecType.REJECTED)
-
-    def _deliver_report(self, report: ExecutionReport) -> None:
-        for sink in self._sinks:
-            sink.execution_report(report)
-
-    def _deliver_cancel_reject(self, reject: CancelReject) -> None:
-        for sink in self._sinks:
-            sink.cancel_reject(reject)
-
-    # -- lookups ---------------------------------------------------------------
+    # -- lookups and what the gates read (AccountView) ----------------------------------------
 
     def by_cl_ord_id(self, session: str | None, cl_ord_id: str) -> Order | None:
-        order_id = self._by_cl_ord_id.get((session, cl_ord_id))
-        return self.orders.get(order_id) if order_id else None
+        return self.store.by_cl_ord_id(session, cl_ord_id)
 
-    def _index(self, order: Order, cl_ord_id: str) -> None:
-        self.orders.setdefault(order.order_id, order)
-        self._by_cl_ord_id.setdefault((order.session, cl_ord_id), order.order_id)
-
-    def find(
-        self, session: str | None, order_id: str | None, cl_ord_id: str | None
-    ) -> Order | None:
+    def find(self, session: str | None, order_id: str | None,
+             cl_ord_id: str | None) -> Order | None:
         """An order by OrderID or by the session's ClOrdID; a FIX session sees only its own."""
-        order = None
-        if order_id:
-            order = self.orders.get(order_id)
+        order = self.store.get(order_id) if order_id else None
         if order is None and cl_ord_id:
-            order = self.by_cl_ord_id(session, cl_ord_id)
+            order = self.store.by_cl_ord_id(session, cl_ord_id)
         if order is not None and _is_fix(session) and order.session != session:
             return None
         return order
@@ -305,32 +291,29 @@ class OrderService:
         instrument = self.universe.get(symbol)
         return instrument.reference_price if instrument else None
 
-    def working_orders(self, account: str | None = None, session: str | None = None) -> list[Order]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.is_open
-            and (account is None or o.account == account)
-            and (session is None or o.session == session)
-        ]
+    def working_orders(self, account: str | None = None, session: str | None = None,
+                       symbol: str | None = None) -> list[Order]:
+        return self.store.working_orders(account, session, symbol)
 
-    # -- AccountView: what the risk checks read ----------------------------------
+    def list_orders(self, *, status: Iterable[str] | None = None, account: str | None = None,
+                    symbol: str | None = None) -> list[Order]:
+        return self.store.list_orders(status=status, account=account, symbol=symbol)
 
     def position_qty(self, account: str, symbol: str) -> Decimal:
-        pos = self.positions.get(account, symbol)
+        pos = self.store.positions.get(account, symbol)
         return pos.qty if pos is not None else Decimal(0)
 
     def account_positions(self, account: str) -> list[Position]:
-        return self.positions.of_account(account)
+        return self.store.account_positions(account)
 
     def working(self, account: str, symbol: str) -> WorkingExposure:
-        return self.exposure.get(account, symbol)
+        return self.store.exposure.get(account, symbol)
 
     def open_order_count(self, account: str) -> int:
-        return self.exposure.open_orders.get(account, 0)
+        return self.store.exposure.open_orders.get(account, 0)
 
     def open_order_notional(self, account: str) -> Decimal:
-        return self.exposure.open_notional.get(account, Decimal(0))
+        return self.store.exposure.open_notional.get(account, Decimal(0))
 
     def mark(self, symbol: str) -> Decimal | None:
         return self.reference_price(symbol)
@@ -339,142 +322,77 @@ class OrderService:
         instrument = self.universe.get(symbol)
         return instrument.sector if instrument else ""
 
-    # -- commands ----------------------------------------------------------------
+    # -- commands ------------------------------------------------------------------------
 
-    def _refuse_if_failed(self) -> str | None:
-        if self._failed is not None:
-            return "gateway journal unavailable: order not accepted, try again later"
-        return None
+    def handle(self, cmd: Command) -> None:
+        """Any command from any door; whatever goes wrong, the sender gets an answer."""
+        try:
+            match cmd:
+                case SubmitOrder():
+                    self.submit(cmd)
+                case CancelOrder():
+                    self.cancel(cmd)
+                case ReplaceOrder():
+                    self.replace(cmd)
+                case StatusRequest():
+                    self.status(cmd)
+                case MassCancel():
+                    self.mass_cancel(cmd)
+        except Exception as exc:
+            log.exception("command failed", command=repr(cmd))
+            self._answer_failure(cmd, f"request could not be processed: {type(exc).__name__}")
 
     def submit(self, cmd: SubmitOrder) -> str:
         """Accept or reject a new order; returns the OrderID assigned to it."""
-        order_id = f"{ORDER_ID_PREFIX}{self._next_order_no:08d}"
-        self._next_order_no += 1
+        order_id = self.store.next_id()
         codes = parse_codes(cmd)
         if isinstance(codes, Denial):
             self._refuse_malformed(cmd, order_id, codes)
             return order_id
         submitted = OrderSubmitted(
-            order_id=order_id,
-            cl_ord_id=cmd.cl_ord_id,
-            account=cmd.account,
-            symbol=cmd.symbol,
-            side=codes.side,
-            ord_type=codes.ord_type,
-            time_in_force=codes.time_in_force,
-            qty=cmd.qty,
-            price=cmd.price,
-            stop_px=cmd.stop_px,
-            session=cmd.session,
-            venue=cmd.venue or self.default_venue,
-        )
-        order = Order.from_submitted(submitted)
-        denial, approval = self._vet(order)
+            order_id=order_id, ts=self.now(), cl_ord_id=cmd.cl_ord_id, account=cmd.account,
+            symbol=cmd.symbol, side=codes.side, ord_type=codes.ord_type,
+            time_in_force=codes.time_in_force, qty=cmd.qty, price=cmd.price,
+            stop_px=cmd.stop_px, session=cmd.session, venue=cmd.venue or self.default_venue)
+        denial, approval = self.gates.vet_new(Order.from_submitted(submitted))
         if denial is None and approval.side is not None:
             # Re-marked by compliance (a Sell that would go short): journal what works.
             submitted = dataclasses.replace(submitted, side=approval.side)
-            order.side = approval.side
-        self._index(order, order.cl_ord_id)
-        self._pending.append(submitted)
-        failed = self._refuse_if_failed()
-        if failed is not None:
-            denial = Denial("journal", failed)
+        order = self._record(submitted)
+        if self.queue.failed is not None:
+            denial = Denial("journal", JOURNAL_DOWN)
         if denial is not None:
             log.info("order rejected", order_id=order_id, check=denial.check, reason=denial.reason)
             self._cancel_for(order_id, denial.cancel_first)
-            self._record(
-                order,
-                OrderRejected(
-                    order_id=order_id,
-                    reason=denial.reason,
-                    ord_rej_reason=int(denial.ord_rej_reason),
-                    check=denial.check,
-                ),
-            )
-            self._report(
-                order,
-                ExecType.REJECTED,
-                ord_rej_reason=int(denial.ord_rej_reason),
-                text=denial.reason,
-            )
+            self._record(OrderRejected(order_id=order_id, ts=self.now(), reason=denial.reason,
+                                       ord_rej_reason=int(denial.ord_rej_reason),
+                                       check=denial.check))
             return order_id
         if approval.flags:
             self._record_control(ControlEvent("order_flagged", {
                 "order_id": order_id, "account": order.account, "symbol": order.symbol,
-                "flags": list(approval.flags)}))
+                "flags": list(approval.flags)}, self.now()))
         self._cancel_for(order_id, approval.cancel_first)
-        self._record(order, OrderAccepted(order_id=order_id))
-        self._report(order, ExecType.NEW)
-        self._after(lambda: self._send_to_venue(order))
+        self._record(OrderAccepted(order_id=order_id, ts=self.now()))
+        self.queue.after_commit(lambda: self._send_to_venue(order))
         return order_id
 
     def _cancel_for(self, order_id: str, resting_ids: tuple[str, ...]) -> None:
         """Self-match prevention: take the resting side off before the new order works."""
         for resting_id in resting_ids:
-            resting = self.orders.get(resting_id)
+            resting = self.store.get(resting_id)
             if resting is not None:
                 self.cancel_all_one(resting, f"self-match prevention: canceled for order "
                                     f"{order_id}", "compliance")
 
-    def _vet(self, order: Order) -> tuple[Denial | None, Approval]:
-        """Validation, then every gate in order; the first denial wins, approvals add up."""
-        approved = Approval()
-        instrument = self.universe.get(order.symbol)
-        denial = check_order_terms(
-            order.ord_type, order.time_in_force, order.qty, order.price, order.stop_px, instrument
-        )
-        if denial is not None:
-            return denial, approved
-        if instrument is None:
-            return Denial(
-                "unknown_symbol", f"unknown symbol {order.symbol!r}", OrdRejReason.UNKNOWN_SYMBOL
-            ), approved
-        if order.venue not in self.venues:
-            return Denial(
-                "venue", f"unknown venue {order.venue!r}", OrdRejReason.BROKER_OPTION
-            ), approved
-        ctx = OrderContext(
-            order, instrument, self.reference_price(order.symbol, order.venue), self, self
-        )
-        for gate in self.gates:
-            try:
-                answer = gate.check(ctx)
-            except Exception:
-                log.exception("gate raised", order_id=order.order_id, gate=type(gate).__name__)
-                answer = Denial(
-                    type(gate).__name__,
-                    "order refused: internal error in a pre-trade check",
-                    OrdRejReason.OTHER,
-                )
-            if isinstance(answer, Denial):
-                return answer, approved
-            if answer is not None:
-                approved = Approval(
-                    approved.flags + answer.flags,
-                    approved.cancel_first + answer.cancel_first,
-                    answer.side or approved.side,
-                )
-                if answer.side is not None:
-                    # Later gates check the order as it will work.
-                    order = dataclasses.replace(order, side=answer.side, fills=[])
-                    ctx = dataclasses.replace(ctx, order=order)
-        return None, approved
-
     def _refuse_malformed(self, cmd: SubmitOrder, order_id: str, denial: Denial) -> None:
         """An order whose codes we cannot even type: journal what came, answer what was wrong."""
-        payload = {
-            k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(cmd).items()
-        }
-        payload.update(order_id=order_id, reason=denial.reason, check=denial.check)
-        self._record_control(ControlEvent("order_refused", payload))
-        report = refusal(
-            session=cmd.session, order_id=order_id, exec_id=f"{order_id}.1",
-            exec_type=ExecType.REJECTED, cl_ord_id=cmd.cl_ord_id, account=cmd.account,
-            symbol=cmd.symbol, side=cmd.side, ord_type=cmd.ord_type,
-            time_in_force=cmd.time_in_force, qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px,
-            ord_rej_reason=int(denial.ord_rej_reason), text=denial.reason,
-        )
-        self._after(lambda: self._deliver_report(report))
+        payload: dict[str, Any] = {
+            k: (str(v) if isinstance(v, Decimal) else printable(v) if isinstance(v, str) else v)
+            for k, v in dataclasses.asdict(cmd).items()}
+        payload.update(order_id=order_id, reason=denial.reason, check=denial.check,
+                       ord_rej_reason=int(denial.ord_rej_reason))
+        self._record_control(ControlEvent(ORDER_REFUSED, payload, self.now()))
 
     def _send_to_venue(self, order: Order) -> None:
         if not order.is_open:
@@ -482,264 +400,210 @@ class OrderService:
         ord_type = order.ord_type
         if order.triggered:  # a triggered stop works as what it became
             ord_type = OrdType.LIMIT if ord_type is OrdType.STOP_LIMIT else OrdType.MARKET
-        self.venues[order.venue].submit(
-            VenueOrder(
-                order_id=order.order_id,
-                account=order.account,
-                symbol=order.symbol,
-                side=order.side,
-                ord_type=ord_type,
-                time_in_force=order.time_in_force,
-                qty=order.leaves_qty,
-                price=order.price,
-                stop_px=None if order.triggered else order.stop_px,
-            )
-        )
+        self.venues[order.venue].submit(VenueOrder(
+            order_id=order.order_id, account=order.account, symbol=order.symbol,
+            side=order.side, ord_type=ord_type, time_in_force=order.time_in_force,
+            qty=order.leaves_qty, price=order.price,
+            stop_px=None if order.triggered else order.stop_px))
 
     def _request_refusal(
-        self, order: Order | None, cmd: CancelOrder | ReplaceOrder, response_to: CxlRejResponseTo
+        self, order: Order | None, cmd: CancelOrder | ReplaceOrder
     ) -> tuple[CxlRejReason, str] | None:
         """Why a cancel or replace cannot go ahead, or None when it can."""
         if order is None:
             ref = cmd.order_id or cmd.orig_cl_ord_id
             return CxlRejReason.UNKNOWN_ORDER, f"unknown order {ref!r}"
         if order.status.is_terminal:
-            return (
-                CxlRejReason.TOO_LATE_TO_CANCEL,
-                f"too late: order {order.order_id} is already {order.status.name.lower()}",
-            )
+            return (CxlRejReason.TOO_LATE_TO_CANCEL,
+                    f"too late: order {order.order_id} is already {order.status.name.lower()}")
         if order.is_pending_request:
-            return (
-                CxlRejReason.ALREADY_PENDING,
-                f"order {order.order_id} already has a {order.status.name.lower()} request",
-            )
-        if cmd.cl_ord_id and self.by_cl_ord_id(cmd.session, cmd.cl_ord_id) is not None:
-            return (
-                CxlRejReason.DUPLICATE_CLORDID,
-                f"duplicate ClOrdID(11) {cmd.cl_ord_id} on this session",
-            )
+            return (CxlRejReason.ALREADY_PENDING,
+                    f"order {order.order_id} already has a {order.status.name.lower()} request")
+        if cmd.cl_ord_id and self.store.by_cl_ord_id(cmd.session, cmd.cl_ord_id) is not None:
+            return (CxlRejReason.DUPLICATE_CLORDID,
+                    f"duplicate ClOrdID(11) {cmd.cl_ord_id} on this session")
+        if self.queue.failed is not None:
+            return CxlRejReason.OTHER, JOURNAL_DOWN
         return None
 
     def cancel(self, cmd: CancelOrder) -> Order | None:
         order = self.find(cmd.session, cmd.order_id, cmd.orig_cl_ord_id)
-        refusal = self._request_refusal(order, cmd, CxlRejResponseTo.CANCEL)
-        if refusal is None and self._failed is not None:
-            refusal = (CxlRejReason.OTHER, self._refuse_if_failed() or "")
-        if refusal is not None:
-            self._refuse_request(order, cmd, CxlRejResponseTo.CANCEL, *refusal)
+        refused = self._request_refusal(order, cmd)
+        if refused is not None:
+            self._refuse_request(order, cmd, CxlRejResponseTo.CANCEL, *refused)
             return order
         assert order is not None
-        if cmd.cl_ord_id:
-            self._by_cl_ord_id.setdefault((cmd.session, cmd.cl_ord_id), order.order_id)
-        self._record(
-            order,
-            OrderPendingCancel(
-                order_id=order.order_id,
-                cl_ord_id=cmd.cl_ord_id,
-                requested_by=cmd.requested_by,
-                reason=cmd.reason,
-            ),
-        )
+        self._record(OrderPendingCancel(order_id=order.order_id, ts=self.now(),
+                                        cl_ord_id=cmd.cl_ord_id, requested_by=cmd.requested_by,
+                                        reason=cmd.reason))
         venue = self.venues[order.venue]
-        self._after(lambda: venue.cancel(order.order_id))
+        self.queue.after_commit(lambda: venue.cancel(order.order_id))
         return order
 
     def replace(self, cmd: ReplaceOrder) -> Order | None:
         order = self.find(cmd.session, cmd.order_id, cmd.orig_cl_ord_id)
-        refusal = self._request_refusal(order, cmd, CxlRejResponseTo.REPLACE)
-        if refusal is None:
+        refused = self._request_refusal(order, cmd)
+        cancel_first: tuple[str, ...] = ()
+        if refused is None:
             assert order is not None
-            refusal = self._vet_replace(order, cmd)
-        if refusal is not None:
-            self._refuse_request(order, cmd, CxlRejResponseTo.REPLACE, *refusal)
+            refused, cancel_first = self._vet_replace(order, cmd)
+        if refused is not None:
+            self._refuse_request(order, cmd, CxlRejResponseTo.REPLACE, *refused)
             return order
         assert order is not None
-        self._by_cl_ord_id.setdefault((cmd.session, cmd.cl_ord_id), order.order_id)
+        self._cancel_for(order.order_id, cancel_first)
         price = cmd.price if order.ord_type.needs_price else None
         stop_px = cmd.stop_px if order.ord_type.needs_stop_px else None
-        self._record(
-            order,
-            OrderPendingReplace(
-                order_id=order.order_id,
-                cl_ord_id=cmd.cl_ord_id,
-                qty=cmd.qty,
-                price=price,
-                stop_px=stop_px,
-            ),
-        )
+        self._record(OrderPendingReplace(order_id=order.order_id, ts=self.now(),
+                                         cl_ord_id=cmd.cl_ord_id, qty=cmd.qty, price=price,
+                                         stop_px=stop_px))
         venue = self.venues[order.venue]
         leaves = cmd.qty - order.cum_qty
-        self._after(lambda: venue.replace(order.order_id, leaves, price, stop_px))
+        self.queue.after_commit(lambda: venue.replace(order.order_id, leaves, price, stop_px))
         return order
 
-    def _vet_replace(self, order: Order, cmd: ReplaceOrder) -> tuple[CxlRejReason, str] | None:
-        if self._failed is not None:
-            return CxlRejReason.OTHER, self._refuse_if_failed() or ""
+    def _vet_replace(self, order: Order, cmd: ReplaceOrder
+                     ) -> tuple[tuple[CxlRejReason, str] | None, tuple[str, ...]]:
         for name, tag, asked, current in (
             ("Side", 54, cmd.side, order.side.value),
             ("Symbol", 55, cmd.symbol, order.symbol),
             ("OrdType", 40, cmd.ord_type, order.ord_type.value),
         ):
             if asked is not None and asked != current:
-                return (
-                    CxlRejReason.BROKER_OPTION,
-                    f"{name}({tag}) cannot be changed by a replace ({current} -> {asked})",
-                )
+                return (CxlRejReason.BROKER_OPTION,
+                        f"{name}({tag}) cannot be changed by a replace ({current} -> "
+                        f"{printable(asked)})"), ()
         if cmd.qty <= order.cum_qty:
-            return (
-                CxlRejReason.BROKER_OPTION,
-                f"OrderQty(38) {cmd.qty} must exceed the quantity already filled ({order.cum_qty})",
-            )
-        candidate = dataclasses.replace(
-            order, qty=cmd.qty, price=cmd.price, stop_px=cmd.stop_px, fills=[]
-        )
-        denial, _ = self._vet(candidate)
-        if denial is not None and denial.check != "duplicate_cl_ord_id":
-            return CxlRejReason.BROKER_OPTION, denial.reason
-        return None
+            return (CxlRejReason.BROKER_OPTION,
+                    f"OrderQty(38) {cmd.qty} must exceed the quantity already filled "
+                    f"({order.cum_qty})"), ()
+        price = cmd.price if order.ord_type.needs_price else None
+        stop_px = cmd.stop_px if order.ord_type.needs_stop_px else None
+        denial, approval = self.gates.vet_replace(order, cmd.qty, price, stop_px)
+        if denial is not None:
+            return (CxlRejReason.BROKER_OPTION, denial.reason), ()
+        return None, approval.cancel_first
 
-    def _refuse_request(
-        self,
-        order: Order | None,
-        cmd: CancelOrder | ReplaceOrder,
-        response_to: CxlRejResponseTo,
-        reason: CxlRejReason,
-        text: str,
-    ) -> None:
-        log.info("cancel/replace refused", order_id=order.order_id if order else None, reason=text)
-        orig = cmd.orig_cl_ord_id or (order.cl_ord_id if order else "")
-        reject = CancelReject(
-            session=cmd.session,
-            cl_ord_id=cmd.cl_ord_id,
-            orig_cl_ord_id=orig or "NONE",
-            order_id=order.order_id if order else "NONE",
-            ord_status=order.status if order else OrdStatus.REJECTED,
-            response_to=response_to.value,
-            cxl_rej_reason=int(reason),
-            text=text,
-            account=order.account if order else "",
-        )
-        self._record_control(
-            ControlEvent(
-                "request_refused",
-                {
-                    "order_id": reject.order_id,
-                    "cl_ord_id": cmd.cl_ord_id,
-                    "session": cmd.session,
-                    "response_to": response_to.value,
-                    "reason": text,
-                },
-            )
-        )
-        self._after(lambda: self._deliver_cancel_reject(reject), refusal=True)
-
-    def _reject_request(
-        self,
-        order: Order,
-        cl_ord_id: str,
-        response_to: CxlRejResponseTo,
-        reason: CxlRejReason,
-        text: str,
-    ) -> None:
-        """A pending cancel/replace that will not happen: revert the order and tell the client."""
-        orig = order.cl_ord_id
-        self._record(
-            order,
-            OrderCancelRejected(
-                order_id=order.order_id,
-                cl_ord_id=cl_ord_id,
-                reason=text,
-                cxl_rej_reason=int(reason),
-                response_to=response_to.value,
-            ),
-        )
-        if not cl_ord_id:
-            return  # unsolicited (operator, kill switch): no client request to answer
-        reject = CancelReject(
-            session=order.session,
-            cl_ord_id=cl_ord_id,
-            orig_cl_ord_id=orig,
-            order_id=order.order_id,
-            ord_status=order.status,
-            response_to=response_to.value,
-            cxl_rej_reason=int(reason),
-            text=text,
-            account=order.account,
-        )
-        self._after(lambda: self._deliver_cancel_reject(reject))
+    def _refuse_request(self, order: Order | None, cmd: CancelOrder | ReplaceOrder,
+                        response_to: CxlRejResponseTo, reason: CxlRejReason, text: str) -> None:
+        log.info("cancel/replace refused", order_id=order.order_id if order else None,
+                 reason=text)
+        self._record_control(ControlEvent(REQUEST_REFUSED, {
+            "order_id": order.order_id if order else "NONE",
+            "cl_ord_id": printable(cmd.cl_ord_id),
+            "orig_cl_ord_id": printable(cmd.orig_cl_ord_id or (order.cl_ord_id if order else "")),
+            "session": cmd.session,
+            "response_to": response_to.value,
+            "cxl_rej_reason": int(reason),
+            "ord_status": order.status.value if order else OrdStatus.REJECTED.value,
+            "account": order.account if order else "",
+            "reason": printable(text),
+        }, self.now()))
 
     def status(self, cmd: StatusRequest) -> None:
+        """OrderStatusRequest: the order as it stands (a read: nothing is journaled)."""
         order = self.find(cmd.session, cmd.order_id, cmd.cl_ord_id)
         if order is not None:
-            report = ExecutionReport.of(
-                order, ExecType.ORDER_STATUS, f"{order.order_id}.{order.version}.I", text=order.text
-            )
+            text = order.text
+            if self.queue.failed is not None:
+                text = "gateway journal unavailable: this status may include changes that are " \
+                       "not durable"
+            report = ExecutionReport.of(order, ExecType.ORDER_STATUS,
+                                        f"{order.order_id}.{order.version}.I", text=text)
         else:
+            ref = printable(cmd.cl_ord_id or cmd.order_id or "")
             report = refusal(
-                session=cmd.session, order_id=cmd.order_id or "NONE",
-                exec_id=f"I.{cmd.cl_ord_id or cmd.order_id}", exec_type=ExecType.ORDER_STATUS,
-                cl_ord_id=cmd.cl_ord_id or "", account="", symbol=cmd.symbol, side=cmd.side or "1",
-                ord_rej_reason=int(OrdRejReason.UNKNOWN_ORDER),
-                text=f"unknown order {cmd.cl_ord_id or cmd.order_id!r}",
-            )
-        self._after(lambda: self._deliver_report(report))
-
-    # -- firm controls -------------------------------------------------------------
+                session=cmd.session, order_id=printable(cmd.order_id or "NONE"),
+                exec_id=f"I.{ref}", exec_type=ExecType.ORDER_STATUS,
+                cl_ord_id=printable(cmd.cl_ord_id or ""), account="",
+                symbol=printable(cmd.symbol), side=printable(cmd.side or "1"),
+                ord_rej_reason=int(OrdRejReason.UNKNOWN_ORDER), text=f"unknown order {ref!r}")
+        self.queue.after_commit(lambda: self._deliver(report), answer=True)
 
     def mass_cancel(self, cmd: MassCancel) -> int:
         """Cancel the session's own working orders; answers with a mass cancel report."""
         accepted = cmd.request_type in ("1", "7") and (cmd.request_type == "7" or cmd.symbol)
         affected = 0
         text = ""
-        if accepted:
-            for order in self.working_orders(session=cmd.session):
-                if cmd.request_type == "1" and order.symbol != cmd.symbol:
-                    continue
+        if self.queue.failed is not None:
+            accepted, text = False, JOURNAL_DOWN
+        elif accepted:
+            for order in self.store.working_orders(session=cmd.session, symbol=(
+                    cmd.symbol if cmd.request_type == "1" else None)):
                 if not order.is_pending_request:
-                    self.cancel_all_one(order, f"mass cancel {cmd.cl_ord_id}", cmd.session or "")
+                    self.cancel_all_one(order, f"mass cancel {printable(cmd.cl_ord_id)}",
+                                        cmd.session or "")
                     affected += 1
         else:
-            text = (f"unsupported MassCancelRequestType(530)={cmd.request_type}: use 1 (by "
-                    "symbol, with Symbol(55)) or 7 (all orders)")
-        report = MassCancelReport(cmd.session, cmd.cl_ord_id, f"MC-{cmd.cl_ord_id}",
-                                  cmd.request_type, bool(accepted), affected, text)
-        self._record_control(ControlEvent("mass_cancel", {
-            "session": cmd.session, "cl_ord_id": cmd.cl_ord_id, "affected": affected,
-            "request_type": cmd.request_type, "accepted": bool(accepted)}))
-        self._after(lambda: self._deliver_mass_cancel_report(report))
+            text = (f"unsupported MassCancelRequestType(530)={printable(cmd.request_type)}: use "
+                    "1 (by symbol, with Symbol(55)) or 7 (all orders)")
+        self._record_control(ControlEvent(MASS_CANCEL, {
+            "session": cmd.session, "cl_ord_id": printable(cmd.cl_ord_id),
+            "mass_cancel_id": self.store.next_id("MC"), "affected": affected,
+            "request_type": printable(cmd.request_type), "accepted": bool(accepted),
+            "text": text}, self.now()))
         return affected
 
-    def _deliver_mass_cancel_report(self, report: MassCancelReport) -> None:
-        for sink in self._sinks:
-            sink.mass_cancel_report(report)
+    def _answer_failure(self, cmd: Command, text: str) -> None:
+        """The answer to a command whose handling raised: the sender must hear something."""
+        session = cmd.session
+        stamp = f"{self.now():%Y%m%d%H%M%S%f}"  # ExecIDs of answers that are no fact
+        report: Report
+        match cmd:
+            case SubmitOrder():
+                report = refusal(session=session, order_id="NONE", exec_id=f"E.{stamp}",
+                                 exec_type=ExecType.REJECTED, cl_ord_id=printable(cmd.cl_ord_id),
+                                 account=printable(cmd.account), symbol=printable(cmd.symbol),
+                                 side=printable(cmd.side), ord_rej_reason=int(OrdRejReason.OTHER),
+                                 text=text)
+            case CancelOrder() | ReplaceOrder():
+                report = CancelReject(
+                    session=session, cl_ord_id=printable(cmd.cl_ord_id),
+                    orig_cl_ord_id=printable(cmd.orig_cl_ord_id or "NONE"),
+                    order_id=printable(cmd.order_id or "NONE"), ord_status=OrdStatus.REJECTED,
+                    response_to=(CxlRejResponseTo.CANCEL if isinstance(cmd, CancelOrder)
+                                 else CxlRejResponseTo.REPLACE).value,
+                    cxl_rej_reason=int(CxlRejReason.OTHER), text=text)
+            case StatusRequest():
+                report = refusal(session=session, order_id=printable(cmd.order_id or "NONE"),
+                                 exec_id=f"I.{stamp}", exec_type=ExecType.ORDER_STATUS,
+                                 cl_ord_id=printable(cmd.cl_ord_id or ""), account="",
+                                 symbol=printable(cmd.symbol), side=printable(cmd.side or "1"),
+                                 ord_rej_reason=int(OrdRejReason.OTHER), text=text)
+            case MassCancel():
+                report = MassCancelReport(session, printable(cmd.cl_ord_id), "NONE",
+                                          printable(cmd.request_type), False, 0, text)
+        self.queue.after_commit(lambda: self._deliver(report), answer=True)
+
+    # -- firm controls ---------------------------------------------------------------------
 
     async def apply_control(self, kind: str, payload: dict[str, Any]) -> None:
         """An operator's change: journal it, wait for the commit, then apply it, so no
         reader and no order ever sees a change the database does not hold."""
-        self._record_control(ControlEvent(kind, payload))
+        self._record_control(ControlEvent(kind, payload, self.now()))
         await self.barrier()
         handler = self.controls.get(kind)
         if handler is not None:
             handler(payload)
 
     def record_control(self, kind: str, payload: dict[str, Any]) -> None:
-        """Apply and journal a firm-level change (kill switch, …)."""
+        """Apply and journal a change the OMS itself makes (risk monitor): it takes effect
+        for the very next order, and is durable before anything that depends on it is said."""
         handler = self.controls.get(kind)
         if handler is not None:
             handler(payload)
-        self._record_control(ControlEvent(kind, payload))
+        self._record_control(ControlEvent(kind, payload, self.now()))
 
-    def cancel_all(
-        self, account: str | None, reason: str, by: str = "", session: str | None = None
-    ) -> list[Order]:
+    def cancel_all(self, account: str | None, reason: str, by: str = "",
+                   session: str | None = None) -> list[Order]:
         """Cancel every working order in scope at its venue (kill switch, operator)."""
         canceled = []
-        for order in self.working_orders(account, session):
-            if order.is_pending_request and order.status is OrdStatus.PENDING_CANCEL:
+        for order in self.store.working_orders(account, session):
+            if order.status is OrdStatus.PENDING_CANCEL:
                 continue
             if order.status is OrdStatus.PENDING_REPLACE:
                 # Let the venue answer the replace first; cancel what is left after.
-                self._after(lambda o=order: self.cancel_all_one(o, reason, by))
+                self.queue.after_commit(lambda o=order: self.cancel_all_one(o, reason, by))
                 continue
             self.cancel_all_one(order, reason, by)
             canceled.append(order)
@@ -748,122 +612,65 @@ class OrderService:
     def cancel_all_one(self, order: Order, reason: str, by: str) -> None:
         if not order.is_open or order.is_pending_request:
             return
-        self.cancel(
-            CancelOrder(
-                cl_ord_id="", order_id=order.order_id, session=None, requested_by=by, reason=reason
-            )
-        )
+        self.cancel(CancelOrder(cl_ord_id="", order_id=order.order_id, session=None,
+                                requested_by=by, reason=reason))
 
-    # -- venue events --------------------------------------------------------------
+    # -- venue events ------------------------------------------------------------------------
 
     def on_venue_event(self, event: VenueEvent) -> None:
-        order = self.orders.get(event.order_id)
+        order = self.store.get(event.order_id)
         if order is None:
-            log.error("venue event for unknown order", order_id=event.order_id, event=repr(event))
+            log.error("venue event for unknown order", order_id=event.order_id,
+                      venue_event=repr(event))
             return
         try:
             self._on_venue_event(order, event)
         except InvalidTransition as exc:
-            log.error(
-                "venue event refused by the order state machine",
-                order_id=order.order_id,
-                error=str(exc),
-                event=repr(event),
-            )
+            log.warning("venue event refused by the order state machine",
+                        order_id=order.order_id, error=str(exc), venue_event=repr(event))
 
     def _on_venue_event(self, order: Order, event: VenueEvent) -> None:
         oid = order.order_id
+        ts = self.now()
         match event:
             case VenueAccepted():
                 return
             case VenueFill(qty=qty, price=price, trade_id=trade_id):
-                self._record(
-                    order,
-                    OrderFilled(
-                        order_id=oid,
-                        # The ExecID of the Trade report that this fill produces.
-                        exec_id=f"{oid}.{order.version + 1}",
-                        last_qty=qty,
-                        last_px=price,
-                        venue_trade_id=trade_id,
-                    ),
-                )
-                self._report(order, ExecType.TRADE, last_qty=qty, last_px=price)
+                self._record(OrderFilled(
+                    order_id=oid, ts=ts,
+                    # The ExecID of the Trade report that this fill produces.
+                    exec_id=f"{oid}.{order.version + 1}",
+                    last_qty=qty, last_px=price, venue_trade_id=trade_id))
             case VenueTriggered(trigger_px=px):
-                self._record(order, OrderTriggered(order_id=oid, trigger_px=px))
+                self._record(OrderTriggered(order_id=oid, ts=ts, trigger_px=px))
             case VenueCanceled(reason=reason):
                 if order.status is OrdStatus.PENDING_CANCEL:
                     reason = order.pending_reason or reason
-                self._record(order, OrderCanceled(order_id=oid, reason=reason))
-                self._report(order, ExecType.CANCELED, text=reason)
+                self._record(OrderCanceled(order_id=oid, ts=ts, reason=reason))
             case VenueReplaced():
                 pending = order.pending_replace
                 if pending is None:
                     log.error("venue replaced an order with no pending replace", order_id=oid)
                     return
-                self._record(
-                    order,
-                    OrderReplaced(
-                        order_id=oid,
-                        cl_ord_id=pending.cl_ord_id,
-                        qty=pending.qty,
-                        price=pending.price,
-                        stop_px=pending.stop_px,
-                    ),
-                )
-                self._report(order, ExecType.REPLACED)
+                self._record(OrderReplaced(order_id=oid, ts=ts, cl_ord_id=pending.cl_ord_id,
+                                           qty=pending.qty, price=pending.price,
+                                           stop_px=pending.stop_px))
             case VenueRequestRejected(reason=reason):
                 if not order.is_pending_request:
-                    log.warning(
-                        "venue refused a request no longer pending", order_id=oid, reason=reason
-                    )
+                    log.warning("venue refused a request no longer pending", order_id=oid,
+                                reason=reason)
                     return
-                response_to = (
-                    CxlRejResponseTo.CANCEL
-                    if order.status is OrdStatus.PENDING_CANCEL
-                    else CxlRejResponseTo.REPLACE
-                )
-                self._reject_request(
-                    order,
-                    order.pending_cl_ord_id or "",
-                    response_to,
-                    CxlRejReason.TOO_LATE_TO_CANCEL,
-                    reason,
-                )
+                response_to = (CxlRejResponseTo.CANCEL
+                               if order.status is OrdStatus.PENDING_CANCEL
+                               else CxlRejResponseTo.REPLACE)
+                self._record(OrderCancelRejected(
+                    order_id=oid, ts=ts, cl_ord_id=order.pending_cl_ord_id or "", reason=reason,
+                    cxl_rej_reason=int(CxlRejReason.TOO_LATE_TO_CANCEL),
+                    response_to=response_to.value))
             case VenueOrderRejected(reason=reason):
-                self._record(
-                    order,
-                    OrderRejected(
-                        order_id=oid,
-                        reason=reason,
-                        ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
-                        check="venue",
-                    ),
-                )
-                self._report(
-                    order,
-                    ExecType.REJECTED,
-                    text=reason,
-                    ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
-                )
-
-    # -- views ---------------------------------------------------------------------
-
-    def list_orders(
-        self,
-        *,
-        status: Iterable[str] | None = None,
-        account: str | None = None,
-        symbol: str | None = None,
-    ) -> list[Order]:
-        wanted = set(status) if status else None
-        return [
-            o
-            for o in self.orders.values()
-            if (wanted is None or o.status.value in wanted or o.status.name in wanted)
-            and (account is None or o.account == account)
-            and (symbol is None or o.symbol == symbol)
-        ]
+                self._record(OrderRejected(order_id=oid, ts=ts, reason=reason,
+                                           ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
+                                           check="venue"))
 
 
 def _is_fix(session: str | None) -> bool:

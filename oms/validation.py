@@ -13,6 +13,15 @@ from oms.commands import SubmitOrder
 from oms.enums import OrdRejReason, OrdType, Side, TimeInForce
 from oms.gates import Denial
 from oms.instruments import Instrument
+from oms.text import text_problem
+
+# Beyond these a value is a typo or an attack, and Decimal arithmetic on it (a lot-size
+# check of 10^30 shares) would fail instead of answering.
+MAX_QTY = Decimal(10) ** 12
+MAX_PRICE = Decimal(10) ** 9
+_TEXT_FIELDS = (("cl_ord_id", "ClOrdID(11)"), ("account", "Account(1)"), ("symbol", "Symbol(55)"),
+                ("side", "Side(54)"), ("ord_type", "OrdType(40)"),
+                ("time_in_force", "TimeInForce(59)"), ("venue", "ExDestination(100)"))
 
 _SIDES = {s.value: s for s in Side}
 _ORD_TYPES = {t.value: t for t in OrdType}
@@ -27,6 +36,13 @@ class Codes:
 
 
 def parse_codes(cmd: SubmitOrder) -> Codes | Denial:
+    """The order's FIX codes typed, or a Denial naming the field (text fields first: no
+    byte the journal cannot store gets past this)."""
+    for attr, name in _TEXT_FIELDS:
+        value = getattr(cmd, attr)
+        problem = text_problem(value, name) if isinstance(value, str) else None
+        if problem is not None:
+            return Denial(attr, problem, OrdRejReason.OTHER)
     side = _SIDES.get(cmd.side)
     if side is None:
         return Denial(
@@ -64,6 +80,9 @@ def check_order_terms(
         return Denial(
             "qty", f"OrderQty(38) must be positive, got {qty}", OrdRejReason.INCORRECT_QUANTITY
         )
+    if qty > MAX_QTY:
+        return Denial("qty", f"OrderQty(38) {qty:E} is larger than {MAX_QTY:,} shares",
+                      OrdRejReason.INCORRECT_QUANTITY)
     if ord_type.needs_price and price is None:
         return Denial(
             "price",
@@ -85,10 +104,11 @@ def check_order_terms(
     for name, tag, value in (("price", 44, price), ("stop_px", 99, stop_px)):
         if value is None:
             continue
-        if not value.is_finite() or value <= 0:
+        if not value.is_finite() or value <= 0 or value > MAX_PRICE:
             return Denial(
                 name,
-                f"{'Price' if tag == 44 else 'StopPx'}({tag}) must be positive, got {value}",
+                f"{'Price' if tag == 44 else 'StopPx'}({tag}) must be positive and at most "
+                f"{MAX_PRICE:,}, got {value}",
                 OrdRejReason.OTHER,
             )
         if instrument is not None and not instrument.on_tick(value):

@@ -14,6 +14,7 @@ from typing import Any
 from oms.positions import Position
 
 KIND = "account_state"
+DRAWDOWN_KIND = "drawdown"  # the P&L high-water mark and whether the account is past it
 
 
 class AccountState(StrEnum):
@@ -44,6 +45,19 @@ class AccountStates:
             # Re-activated by an operator: the drawdown clock starts again.
             self.in_drawdown.discard(account)
             self.high_water.pop(account, None)
+
+
+    @staticmethod
+    def drawdown_event(account: str, high_water: Decimal, in_drawdown: bool) -> dict[str, Any]:
+        return {"account": account, "high_water": str(high_water), "in_drawdown": in_drawdown}
+
+    def apply_drawdown(self, payload: dict[str, Any]) -> None:
+        account = payload["account"]
+        self.high_water[account] = Decimal(payload["high_water"])
+        if payload.get("in_drawdown"):
+            self.in_drawdown.add(account)
+        else:
+            self.in_drawdown.discard(account)
 
 
 def pnl(positions: Iterable[Position], mark: Any) -> tuple[Decimal, Decimal]:

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger("risk.limits")
 KIND = "limits"
+# Limit keys renamed since they were first journaled: old name -> new name.
+RENAMED: dict[str, str] = {}
 LOSS_ACTIONS = ("reduce", "halt")
 _NOT_NULL = ("loss_action", "concentration_min_gross", "drawdown_factor")
+MAX_LIMIT = Decimal(10) ** 15  # beyond any real book; keeps the arithmetic exact and printable
 _WHOLE = ("max_open_orders", "messages_per_second", "price_collar_ticks", "stop_collar_ticks")
 _SHARES = ("max_sector_concentration", "drawdown_factor")
 
@@ -82,6 +88,8 @@ def parse_limit(key: str, raw: Any) -> Any:
         raise LimitError(f"{key} must be a number, got {raw!r}") from None
     if not value.is_finite() or value < 0:
         raise LimitError(f"{key} must be a non-negative number, got {raw!r}")
+    if value > MAX_LIMIT:
+        raise LimitError(f"{key} must be at most {MAX_LIMIT:,}, got {str(raw)[:40]}")
     if key in _SHARES and value > 1:
         raise LimitError(f"{key} is a share between 0 and 1, got {raw!r}")
     if key in _WHOLE:
@@ -120,7 +128,17 @@ class LimitsBook:
                 "changes": {k: [_show(getattr(current, k)), _show(v)] for k, v in new.items()}}
 
     def apply(self, payload: dict[str, Any]) -> None:
+        """Apply a journaled change. Events outlive code: a key renamed since is read by
+        its new name, and one no longer known is skipped (with a warning), so an old
+        journal never stops the server from starting."""
         account = payload["account"]
-        changes = {k: parse_limit(k, new) for k, (_old, new) in payload["changes"].items()}
+        changes = {}
+        for key, (_old, new) in payload["changes"].items():
+            key = RENAMED.get(key, key)
+            try:
+                changes[key] = parse_limit(key, new)
+            except LimitError as exc:
+                log.warning("journaled limit change skipped", account=account, key=key,
+                            error=str(exc))
         self.overrides.setdefault(account, {}).update(changes)
         self._cache.pop(account, None)

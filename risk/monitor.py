@@ -17,8 +17,8 @@ from oms.events import OrderEvent, OrderFilled
 from oms.marketdata import Quote, TradeTick
 from oms.order import Order
 from oms.positions import Position
+from risk.accounts import DRAWDOWN_KIND, AccountState, AccountStates, pnl
 from risk.accounts import KIND as STATE_KIND
-from risk.accounts import AccountState, AccountStates, pnl
 from risk.limits import LimitsBook
 from risk.volatility import VolatilityTracker
 
@@ -48,6 +48,7 @@ class RiskMonitor:
         self.volatility = volatility
         self.clock = clock
         self._holders: dict[str, set[str]] = {}  # symbol -> accounts holding it
+        self._high: dict[str, Decimal] = {}  # the exact high-water mark since start
 
     def account_pnl(self, account: str) -> tuple[Decimal, Decimal]:
         return pnl(self.actions.account_positions(account), self.actions.mark)
@@ -65,6 +66,21 @@ class RiskMonitor:
         for account in self._holders.get(data.symbol, ()):
             self._evaluate(account)
 
+    def _drawdown(self, account: str, total: Decimal, limit: Decimal) -> None:
+        """Track the high-water mark and the drawdown state, durably: a flip of the state
+        is journaled at once, a rising mark each time it has risen by 1% of the limit
+        (so a restart may see a mark at most that much lower)."""
+        states = self.states
+        if account not in states.high_water:  # none journaled yet, or reset by re-activation
+            self._high.pop(account, None)
+        journaled = states.high_water.get(account, Decimal(0))
+        high = max(self._high.get(account, journaled), total)
+        self._high[account] = high
+        past = high - total > limit
+        if past != (account in states.in_drawdown) or high - journaled >= limit / 100:
+            self.actions.record_control(DRAWDOWN_KIND,
+                                        AccountStates.drawdown_event(account, high, past))
+
     def _evaluate(self, account: str) -> None:
         if not self.actions.started:
             return  # replaying the journal: states come from their own events
@@ -73,10 +89,8 @@ class RiskMonitor:
             return
         realised, unrealised = self.account_pnl(account)
         total = realised + unrealised
-        high = max(self.states.high_water.get(account, Decimal(0)), total)
-        self.states.high_water[account] = high
-        if limits.drawdown_limit is not None and high - total > limits.drawdown_limit:
-            self.states.in_drawdown.add(account)
+        if limits.drawdown_limit is not None:
+            self._drawdown(account, total, limits.drawdown_limit)
         state = self.states.get(account)
         if (limits.daily_loss_limit is None or total >= -limits.daily_loss_limit
                 or state is AccountState.HALTED

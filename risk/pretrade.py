@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from oms.enums import OrdRejReason, OrdType
-from oms.gates import AccountView, Denial, OrderContext
+from oms.gates import REPLACE, AccountView, Denial, OrderContext
 from oms.order import Order
 from risk.accounts import AccountState, AccountStates
 from risk.kill_switch import KillSwitch
@@ -53,14 +53,17 @@ class RiskGate:
         self.kill_switch = kill_switch
         self.states = states or AccountStates()
         self.throttle = throttle or Throttle()
+        self.replace_throttle = Throttle()  # replaces count against their own window
         self.volatility = volatility
         self.clock = clock
 
     def check(self, ctx: OrderContext) -> Denial | None:
         order = ctx.order
+        replace = ctx.intent == REPLACE
         scope = self.kill_switch.engaged_for(order.account, order.session)
         if scope is not None:
-            return Denial("kill_switch", f"kill switch engaged {scope}: new orders refused",
+            what = "replaces" if replace else "new orders"
+            return Denial("kill_switch", f"kill switch engaged {scope}: {what} refused",
                           OrdRejReason.BROKER_OPTION)
         limits = self.limits.for_account(order.account)
         state = self.states.get(order.account)
@@ -68,11 +71,13 @@ class RiskGate:
             reason = self.states.reasons.get(order.account) or "halted by risk"
             return Denial("account_halted", f"account {order.account} is HALTED ({reason})",
                           OrdRejReason.BROKER_OPTION)
+        throttle = self.replace_throttle if replace else self.throttle
         if (limits.messages_per_second is not None and order.session is not None
-                and not self.throttle.admit(order.session, limits.messages_per_second,
-                                            self.clock())):
+                and not throttle.admit(order.session, limits.messages_per_second,
+                                       self.clock())):
+            what = "replaces" if replace else "messages"
             return Denial("messages_per_second", f"message throttle: more than "
-                          f"{limits.messages_per_second} messages per second on this session",
+                          f"{limits.messages_per_second} {what} per second on this session",
                           EXCEEDS)
         ref = ctx.reference_price
         px = order.price if order.price is not None else order.stop_px
@@ -83,7 +88,8 @@ class RiskGate:
             px = ref
         denial = self._per_order(order, limits, ref, px, ctx)
         if denial is None and ctx.account is not None:
-            if state is AccountState.REDUCING and not _reduces(order, ctx.account):
+            if state is AccountState.REDUCING and not _reduces(order, ctx.working_qty,
+                                                               ctx.account):
                 return Denial("account_reducing", f"account {order.account} is REDUCING: only "
                               "orders that reduce a position are accepted",
                               OrdRejReason.BROKER_OPTION)
@@ -117,19 +123,20 @@ class RiskGate:
     def _per_account(self, order: Order, limits: Limits, px: Decimal, ctx: OrderContext,
                      view: AccountView) -> Denial | None:
         account, symbol = order.account, order.symbol
+        qty = ctx.working_qty  # a replace: its new leaves (the old are out of the view)
         if limits.max_open_orders is not None:
             open_orders = view.open_order_count(account) + 1
             if open_orders > limits.max_open_orders:
                 return _over("max_open_orders", limits.max_open_orders, open_orders)
-        signed = order.qty if order.side.is_buy else -order.qty
+        signed = qty if order.side.is_buy else -qty
         position = view.position_qty(account, symbol)
         if limits.max_position_qty is not None:
             cap = self._position_cap(limits, account, symbol)
             working = view.working(account, symbol)
             if order.side.is_buy:
-                worst, side = position + working.buy_qty + order.qty, "long"
+                worst, side = position + working.buy_qty + qty, "long"
             else:
-                worst, side = -(position - working.sell_qty - order.qty), "short"
+                worst, side = -(position - working.sell_qty - qty), "short"
             if worst > cap:
                 note = "" if cap == limits.max_position_qty else f" (limit scaled from " \
                     f"{fmt(limits.max_position_qty)})"
@@ -155,7 +162,7 @@ class RiskGate:
         net = net_now - before + after
         sector_gross = sector_now - abs(before) + abs(after)
         if limits.credit_limit is not None:
-            used = view.open_order_notional(account) + gross_now + order.qty * px
+            used = view.open_order_notional(account) + gross_now + qty * px
             if used > limits.credit_limit:
                 return _over("credit_limit", limits.credit_limit, used)
         if limits.max_gross_exposure is not None and gross > limits.max_gross_exposure:
@@ -187,10 +194,10 @@ class RiskGate:
         return cap
 
 
-def _reduces(order: Order, view: AccountView) -> bool:
+def _reduces(order: Order, qty: Decimal, view: AccountView) -> bool:
     """Would this order, with the account's other working orders, only shrink the position?"""
     position = view.position_qty(order.account, order.symbol)
     working = view.working(order.account, order.symbol)
     if order.side.is_buy:
-        return position < 0 and working.buy_qty + order.qty <= -position
-    return position > 0 and working.sell_qty + order.qty <= position
+        return position < 0 and working.buy_qty + qty <= -position
+    return position > 0 and working.sell_qty + qty <= position

@@ -50,10 +50,10 @@ class RefusingVenue(SimExchange):
 class FailingJournal(InMemoryJournal):
     failing = False
 
-    async def append(self, entries: Any) -> None:
+    async def append(self, entries: Any, **kw: Any) -> None:
         if self.failing:
             raise OSError("journal disk is gone")
-        await super().append(entries)
+        await super().append(entries, **kw)
 
 
 async def setup(

@@ -34,7 +34,7 @@ class Recorder:
     def execution_report(self, report: ExecutionReport) -> None:
         # ExecID is "<order id>.<events applied>": that many events must already be journaled.
         journaled = sum(
-            1 for e in self.journal.entries if getattr(e, "order_id", None) == report.order_id
+            1 for _, e in self.journal.entries if getattr(e, "order_id", None) == report.order_id
         )
         parts = report.exec_id.split(".")
         version = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0  # 0: no order
@@ -116,9 +116,9 @@ def test_reports_wait_for_the_journal_commit():
         gate = asyncio.Event()
 
         class SlowJournal(InMemoryJournal):
-            async def append(self, entries):
+            async def append(self, entries, **kw):
                 await gate.wait()
-                await super().append(entries)
+                await super().append(entries, **kw)
 
         journal = SlowJournal()
         service, rec = await make(journal)
@@ -274,7 +274,7 @@ def test_ioc_remainder_and_unsupported_codes():
 def test_a_failed_journal_answers_waiters_and_refuses_new_orders():
     async def scenario():
         class BrokenJournal(InMemoryJournal):
-            async def append(self, entries):
+            async def append(self, entries, **kw):
                 raise OSError("disk full")
 
         service, rec = await make(BrokenJournal())

@@ -71,7 +71,7 @@ class Desk:
         assert done.status is OrdStatus.FILLED, done.text
 
     def flags(self) -> list[dict[str, Any]]:
-        return [e.payload for e in self.journal.entries
+        return [e.payload for _, e in self.journal.entries
                 if isinstance(e, ControlEvent) and e.kind == "order_flagged"]
 
 
@@ -350,9 +350,35 @@ def test_limits_validation_and_audit_event():
             book.change_event("ACC1", bad, "risk1")
 
 
-def test_monitor_ignores_replay():
-    class Quiet:
+def test_monitor_acts_live_but_not_while_the_journal_replays():
+    class Actions:
         started = False
 
-    monitor = RiskMonitor(Quiet(), LimitsBook(), AccountStates())  # type: ignore[arg-type]
-    monitor._evaluate("ACC1")  # no positions, no service calls while replaying
+        def __init__(self) -> None:
+            self.recorded: list[tuple[str, dict[str, Any]]] = []
+            self.canceled: list[str | None] = []
+
+        def record_control(self, kind: str, payload: dict[str, Any]) -> None:
+            self.recorded.append((kind, payload))
+
+        def cancel_all(self, account: str | None, reason: str, by: str = "",
+                       session: str | None = None) -> list[Any]:
+            self.canceled.append(account)
+            return []
+
+        def account_positions(self, account: str) -> list[Any]:
+            from oms.positions import Position
+            return [Position(account, "AAPL", D(100), D("170"))]
+
+        def mark(self, symbol: str) -> D:
+            return D("160")  # 1,000 under water
+
+    book = LimitsBook(Limits(daily_loss_limit=D(500)))
+    actions = Actions()
+    monitor = RiskMonitor(actions, book, AccountStates())  # type: ignore[arg-type]
+    monitor._evaluate("ACC1")
+    assert actions.recorded == [] and actions.canceled == []  # replay: states are journaled
+    actions.started = True
+    monitor._evaluate("ACC1")
+    assert [k for k, _ in actions.recorded] == ["account_state"]
+    assert actions.recorded[0][1]["state"] == "HALTED" and actions.canceled == ["ACC1"]

@@ -138,11 +138,14 @@ async def play(script: list[tuple[Any, ...]]) -> tuple[int, list[str]]:
 
 
 class _Journal:
-    async def append(self, entries: Any) -> None:
+    async def append(self, entries: Any, **kw: Any) -> None:
         pass
 
     async def load(self) -> list[Any]:
         return []
+
+    async def handed_through(self) -> int:
+        return 0
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
