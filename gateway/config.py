@@ -8,15 +8,18 @@ falls back to a default.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compliance.pretrade import SELF_MATCH_MODES, ComplianceRules
 from oms.instruments import Instrument
+from oms.text import text_problem
 from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
 
 DEMO_CONFIG = """
@@ -130,13 +133,108 @@ class Config:
 
 _SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
+LOG_FORMATS = ("console", "json")
+API_ROLES = ("admin", "risk", "compliance", "viewer")
 
 
-def _take(table: dict[str, Any], where: str, allowed: set[str]) -> dict[str, Any]:
-    unknown = set(table) - allowed
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{where}] must be a table, got {_kind_of(value)}")
+    return value
+
+
+def _tables(value: Any, where: str) -> list[dict[str, Any]]:
+    """An array of tables (`[[where]]`)."""
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"[[{where}]] must be an array of tables (write [[{where}]] once "
+                          f"per entry), got {_kind_of(value)}")
+    return value
+
+
+def _take(table: Any, where: str, allowed: set[str] | Sequence[str],
+          what: str = "") -> dict[str, Any]:
+    """`table` if it is a table holding only `allowed` keys; else a ConfigError naming them."""
+    table = _table(table, where)
+    unknown = set(table) - set(allowed)
     if unknown:
-        raise ConfigError(f"[{where}]: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(f"[{where}]: unknown key(s) {', '.join(sorted(unknown))}{what}; "
+                          f"known: {', '.join(sorted(allowed))}")
     return table
+
+
+def _text(value: str, key: str, where: str) -> str:
+    problem = text_problem(value, key)
+    if problem:
+        raise ConfigError(f"[{where}] {problem}")
+    return value
+
+
+def _string(table: dict[str, Any], key: str, where: str, default: str | None = None,
+            *, choices: Sequence[str] = (), required: bool = False) -> Any:
+    if key not in table:
+        if required:
+            raise ConfigError(f"[{where}]: {key} is required")
+        return default
+    value = table[key]
+    if not isinstance(value, str):
+        raise ConfigError(f"[{where}] {key} must be a string, got {_kind_of(value)}")
+    if required and not value:
+        raise ConfigError(f"[{where}] {key} must not be empty")
+    if choices and value not in choices:
+        raise ConfigError(f"[{where}] {key} must be one of {', '.join(choices)}, got {value!r}")
+    return _text(value, key, where)
+
+
+def _integer(table: dict[str, Any], key: str, where: str, default: int,
+             *, low: int | None = None, high: int | None = None) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"[{where}] {key} must be an integer, got {_kind_of(value)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise ConfigError(f"[{where}] {key} must be {bounds}, got {value}")
+    return value
+
+
+def _number(table: dict[str, Any], key: str, where: str, default: float,
+            *, positive: bool = False) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"[{where}] {key} must be a number, got {_kind_of(value)}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        word = "positive" if positive else "non-negative"
+        raise ConfigError(f"[{where}] {key} must be a {word} number, got {value}")
+    return float(value)
+
+
+def _boolean(table: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[{where}] {key} must be true or false, got {_kind_of(value)}")
+    return value
+
+
+def _strings(table: dict[str, Any], key: str, where: str, default: Sequence[str]) -> list[str]:
+    value = table.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[{where}] {key} must be a list of strings, got {_kind_of(value)}")
+    return [_text(v, key, where) for v in value]
 
 
 def _settings(table: Any, where: str) -> dict[str, str]:
@@ -144,8 +242,84 @@ def _settings(table: Any, where: str) -> dict[str, str]:
         raise ConfigError(f"[{where}] must be a table of quickfix settings")
     out = {}
     for k, v in table.items():
-        out[str(k)] = ("Y" if v else "N") if isinstance(v, bool) else str(v)
+        if isinstance(v, dict | list):
+            raise ConfigError(f"[{where}] {k} must be a string, number or boolean, "
+                              f"got {_kind_of(v)}")
+        text = ("Y" if v else "N") if isinstance(v, bool) else _text(str(v), str(k), where)
+        out[_text(str(k), "setting name", where)] = text
     return out
+
+
+def _sim_options(v: dict[str, Any], where: str) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if "seed" in v:
+        opts["seed"] = _integer(v, "seed", where, 7)
+    if "liquidity" in v:
+        opts["liquidity"] = _boolean(v, "liquidity", where, True)
+    if "tick_interval" in v:
+        opts["tick_interval"] = _number(v, "tick_interval", where, 0.05, positive=True)
+    return opts
+
+
+# Each venue kind: the options its table may hold (besides name and kind), and their check.
+VENUE_KINDS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any], str], dict[str, Any]]]] = {
+    "sim": (("seed", "liquidity", "tick_interval"), _sim_options),
+}
+
+
+def _venues(raw: Any) -> tuple[VenueConfig, ...]:
+    tables = _tables(raw, "venues")
+    if not tables:
+        raise ConfigError("[[venues]]: at least one venue is required")
+    venues = []
+    for i, v in enumerate(tables):
+        where = f"venues[{i}]"
+        if "name" not in v or "kind" not in v:
+            raise ConfigError(f"[{where}]: name and kind are required")
+        name = _string(v, "name", where, required=True)
+        kind = _string(v, "kind", where, required=True)
+        if kind not in VENUE_KINDS:
+            raise ConfigError(f"[{where}] kind {kind!r} is not supported; supported kinds: "
+                              f"{', '.join(VENUE_KINDS)}")
+        known, check = VENUE_KINDS[kind]
+        _take(v, where, ("name", "kind", *known), what=f" for a {kind} venue ({name})")
+        venues.append(VenueConfig(name, kind, check(v, where)))
+    names = [v.name for v in venues]
+    if len(set(names)) != len(names):
+        raise ConfigError("[[venues]]: name values must be unique")
+    return tuple(venues)
+
+
+# Beyond these no limit means anything, and huge or tiny values overflow the arithmetic
+# of the risk gate (or, for whole-number limits, cost minutes to convert).
+LIMIT_CEILING = Decimal(10) ** 15
+LIMIT_PLACES = 9
+
+
+def _shown(raw: Any) -> str:
+    try:
+        text = str(raw)
+    except ValueError:  # an int past Python's digit limit for text
+        return "a number of thousands of digits"
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
+
+
+def limit_out_of_range(key: str, raw: Any) -> str | None:
+    """Why a limit value, though a number, is beyond what any limit means; None if not."""
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        return None
+    try:
+        value = Decimal(raw) if isinstance(raw, int) else Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite():
+        return None
+    if value.copy_abs() > LIMIT_CEILING:
+        return f"{key} must be at most {LIMIT_CEILING:,}, got {_shown(raw)}"
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -LIMIT_PLACES:
+        return f"{key} has more than {LIMIT_PLACES} decimal places: {_shown(raw)}"
+    return None
 
 
 def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
@@ -165,25 +339,23 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     limits = _take(raw.get("limits", {}), "limits", set(LIMIT_KEYS))
 
     clients = []
-    for i, c in enumerate(fix.get("clients", [])):
-        c = _take(
-            c, f"fix.clients[{i}]", {"comp_id", "begin_string", "password", "account", "settings"}
-        )
-        if "comp_id" not in c:
-            raise ConfigError(f"[fix.clients[{i}]]: comp_id is required")
-        begin = c.get("begin_string", "FIX.4.4")
+    for i, c in enumerate(_tables(fix.get("clients", []), "fix.clients")):
+        where = f"fix.clients[{i}]"
+        c = _take(c, where, {"comp_id", "begin_string", "password", "account", "settings"})
+        comp_id = _string(c, "comp_id", where, required=True)
+        begin = _string(c, "begin_string", where, "FIX.4.4")
         if begin not in VALID_BEGIN_STRINGS:
             raise ConfigError(
-                f"[fix.clients[{i}]]: begin_string {begin!r} is not one of "
+                f"[{where}]: begin_string {begin!r} is not one of "
                 f"{', '.join(VALID_BEGIN_STRINGS)}"
             )
         clients.append(
             FixClientConfig(
-                comp_id=c["comp_id"],
+                comp_id=comp_id,
                 begin_string=begin,
-                password=c.get("password"),
-                account=c.get("account"),
-                settings=_settings(c.get("settings", {}), f"fix.clients[{i}].settings"),
+                password=_string(c, "password", where),
+                account=_string(c, "account", where),
+                settings=_settings(c.get("settings", {}), f"{where}.settings"),
             )
         )
     comp_ids = [c.comp_id for c in clients]
@@ -191,51 +363,58 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         raise ConfigError("[fix.clients]: comp_id values must be unique")
 
     users = []
-    for i, u in enumerate(api.get("users", [])):
-        u = _take(u, f"api.users[{i}]", {"name", "password", "roles"})
+    for i, u in enumerate(_tables(api.get("users", []), "api.users")):
+        where = f"api.users[{i}]"
+        u = _take(u, where, {"name", "password", "roles"})
         if "name" not in u or "password" not in u:
-            raise ConfigError(f"[api.users[{i}]]: name and password are required")
-        users.append(ApiUser(u["name"], u["password"], tuple(u.get("roles", ["viewer"]))))
+            raise ConfigError(f"[{where}]: name and password are required")
+        roles = _strings(u, "roles", where, ["viewer"])
+        unknown_roles = sorted(set(roles) - set(API_ROLES))
+        if unknown_roles:
+            raise ConfigError(f"[{where}] roles: unknown role(s) {', '.join(unknown_roles)}; "
+                              f"known: {', '.join(API_ROLES)}")
+        users.append(ApiUser(_string(u, "name", where, required=True),
+                             _string(u, "password", where, required=True), tuple(roles)))
+    user_names = [u.name for u in users]
+    if len(set(user_names)) != len(user_names):
+        raise ConfigError("[api.users]: name values must be unique")
 
-    venues = []
-    for i, v in enumerate(raw.get("venues", [{"name": "SIM", "kind": "sim"}])):
-        if "name" not in v or "kind" not in v:
-            raise ConfigError(f"[venues[{i}]]: name and kind are required")
-        venues.append(
-            VenueConfig(
-                v["name"], v["kind"], {k: val for k, val in v.items() if k not in ("name", "kind")}
-            )
-        )
+    venues = _venues(raw.get("venues", [{"name": "SIM", "kind": "sim"}]))
 
-    data_dir = Path(server.get("data_dir", "var"))
+    data_dir = Path(_string(server, "data_dir", "server", "var"))
     if base_dir is not None and not data_dir.is_absolute():
         data_dir = base_dir / data_dir
+    for key, value in limits.items():
+        problem = limit_out_of_range(key, value)
+        if problem:
+            raise ConfigError(f"[limits]: {problem}")
     try:
         firm_limits = Limits(**parse_limits(limits))
     except LimitError as exc:
         raise ConfigError(f"[limits]: {exc}") from exc
     compliance = _compliance(raw.get("compliance", {}))
-    instruments = tuple(_instrument(t, i) for i, t in enumerate(raw.get("instruments", [])))
+    instruments = tuple(_instrument(t, i) for i, t in
+                        enumerate(_tables(raw.get("instruments", []), "instruments")))
     return Config(
         data_dir=data_dir,
-        log_format=server.get("log_format", "console"),
-        database_url=database.get("url", ""),
+        log_format=_string(server, "log_format", "server", "console", choices=LOG_FORMATS),
+        database_url=_string(database, "url", "database", ""),
         fix=FixConfig(
-            host=fix.get("host", "127.0.0.1"),
-            port=int(fix.get("port", 9878)),
-            sender_comp_id=fix.get("sender_comp_id", "FIXGATE"),
+            host=_string(fix, "host", "fix", "127.0.0.1"),
+            port=_integer(fix, "port", "fix", 9878, low=0, high=65535),
+            sender_comp_id=_string(fix, "sender_comp_id", "fix", "FIXGATE"),
             clients=tuple(clients),
             settings=_settings(fix.get("settings", {}), "fix.settings"),
         ),
         api=ApiConfig(
-            host=api.get("host", "127.0.0.1"),
-            port=int(api.get("port", 8000)),
-            jwt_secret=api.get("jwt_secret", ""),
-            token_ttl_s=int(api.get("token_ttl_s", 3600)),
-            issuer=api.get("issuer", "fixgate"),
+            host=_string(api, "host", "api", "127.0.0.1"),
+            port=_integer(api, "port", "api", 8000, low=0, high=65535),
+            jwt_secret=_string(api, "jwt_secret", "api", ""),
+            token_ttl_s=_integer(api, "token_ttl_s", "api", 3600, low=1),
+            issuer=_string(api, "issuer", "api", "fixgate"),
             users=tuple(users),
         ),
-        venues=tuple(venues),
+        venues=venues,
         limits=firm_limits,
         compliance=compliance,
         instruments=instruments,
@@ -243,28 +422,52 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
 
 
 def _instrument(table: dict[str, Any], i: int) -> Instrument:
-    t = _take(table, f"instruments[{i}]",
-              {"symbol", "sector", "reference_price", "tick_size", "lot_size"})
+    where = f"instruments[{i}]"
+    t = _take(table, where, {"symbol", "sector", "reference_price", "tick_size", "lot_size"})
     if "symbol" not in t or "reference_price" not in t:
-        raise ConfigError(f"[instruments[{i}]]: symbol and reference_price are required")
-    try:
-        values = [Decimal(str(t.get(k, d))) for k, d in
-                  (("reference_price", 0), ("tick_size", "0.01"), ("lot_size", 1))]
-    except ArithmeticError:
-        raise ConfigError(f"[instruments[{i}]]: prices and sizes must be numbers") from None
-    if any(v <= 0 for v in values):
-        raise ConfigError(f"[instruments[{i}]]: prices and sizes must be positive")
-    return Instrument(str(t["symbol"]), str(t.get("sector", "")), values[1], values[2], values[0])
+        raise ConfigError(f"[{where}]: symbol and reference_price are required")
+    symbol = _string(t, "symbol", where, required=True)
+    sector = _string(t, "sector", where, "")
+    values = []
+    for key, default in (("reference_price", 0), ("tick_size", "0.01"), ("lot_size", 1)):
+        raw = t.get(key, default)
+        try:
+            if isinstance(raw, bool):
+                raise InvalidOperation
+            values.append(Decimal(str(raw)))
+        except ArithmeticError:
+            raise ConfigError(f"[{where}]: prices and sizes must be numbers, "
+                              f"got {key} = {raw!r}") from None
+    if any(not v.is_finite() or v <= 0 for v in values):
+        raise ConfigError(f"[{where}]: prices and sizes must be positive")
+    return Instrument(symbol, sector, values[1], values[2], values[0])
 
 
-def _clock_time(value: str, where: str) -> dt.time:
+def _clock_time(value: Any, where: str) -> dt.time:
+    if isinstance(value, dt.time):  # a TOML local time: start = 09:30:00
+        return value
     try:
         return dt.time.fromisoformat(value)
     except (TypeError, ValueError):
         raise ConfigError(f"[compliance] {where} must be HH:MM, got {value!r}") from None
 
 
-def _compliance(table: dict[str, Any]) -> ComplianceRules:
+def _owner_groups(table: Any) -> dict[str, str]:
+    where = "compliance.owner_groups"
+    groups: dict[str, str] = {}
+    for group, accounts in _table(table, where).items():
+        if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+            raise ConfigError(f"[{where}] {group} must be a list of account names, "
+                              f"got {_kind_of(accounts)}")
+        for account in accounts:
+            if account in groups and groups[account] != group:
+                raise ConfigError(f"[{where}] account {account} is in two groups: "
+                                  f"{groups[account]} and {group}")
+            groups[_text(account, str(group), where)] = _text(str(group), "group", where)
+    return groups
+
+
+def _compliance(table: Any) -> ComplianceRules:
     c = _take(table, "compliance", {"sell_short_action", "duplicate_window_s", "duplicate_action",
                                     "self_match", "owner_groups", "trading_hours"})
     choices = {"sell_short_action": ("refuse", "remark"), "duplicate_action": ("reject", "flag"),
@@ -273,20 +476,17 @@ def _compliance(table: dict[str, Any]) -> ComplianceRules:
         if key in c and c[key] not in allowed:
             raise ConfigError(f"[compliance] {key} must be one of {', '.join(allowed)}, "
                               f"got {c[key]!r}")
-    groups = {}
-    for group, accounts in c.get("owner_groups", {}).items():
-        for account in accounts:
-            groups[str(account)] = str(group)
+    groups = _owner_groups(c.get("owner_groups", {}))
     hours = _take(c.get("trading_hours", {}), "compliance.trading_hours",
                   {"start", "end", "timezone"})
-    timezone = hours.get("timezone", "America/New_York")
+    timezone = _string(hours, "timezone", "compliance.trading_hours", "America/New_York")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"[compliance.trading_hours] unknown timezone {timezone!r}") from None
     return ComplianceRules(
         sell_short_action=c.get("sell_short_action", "refuse"),
-        duplicate_window_s=float(c.get("duplicate_window_s", 0)),
+        duplicate_window_s=_number(c, "duplicate_window_s", "compliance", 0),
         duplicate_action=c.get("duplicate_action", "reject"),
         self_match=c.get("self_match", "off"),
         owner_groups=groups,

@@ -22,6 +22,7 @@ from gateway.api.compliance_routes import router as compliance_router
 from gateway.api.context import ApiContext, context
 from gateway.api.risk_routes import router as risk_router
 from gateway.api.risk_routes import wait_until_canceled
+from gateway.api.strict import StrictRoute, clean_parameters, safe_for_json
 from oms.commands import CancelOrder
 from oms.enums import OrdStatus
 from oms.order import Order
@@ -41,8 +42,12 @@ def _order_detail(order: Order) -> dict[str, Any]:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
+    # Every route parses its JSON body strictly and refuses text the journal cannot
+    # store in a path or query parameter (gateway/api/strict.py): a 422, never a 500.
     app = FastAPI(title="fixgate", version="0.1.0",
-                  description="Operator API of the fixgate execution gateway.")
+                  description="Operator API of the fixgate execution gateway.",
+                  dependencies=[Depends(clean_parameters)])
+    app.router.route_class = StrictRoute
     app.state.ctx = ctx
     app.state.tokens = TokenService(ctx.config, ctx.jwt_secret)
     app.include_router(risk_router)
@@ -51,9 +56,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # A sentence for the operator, the structured list for programs.
-        errors = exc.errors()
+        # The input echoed back may hold anything the client sent: make it renderable.
+        errors = safe_for_json(list(exc.errors()))
         return JSONResponse({"detail": _validation_words(errors),
-                             "errors": jsonable_encoder(errors)}, status_code=422)
+                             "errors": safe_for_json(jsonable_encoder(errors))},
+                            status_code=422)
 
     @app.exception_handler(JournalUnavailable)
     async def journal_down(request: Request, exc: JournalUnavailable) -> JSONResponse:
@@ -85,10 +92,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.get("/instruments")
     async def instruments(ctx: Ctx, user: Reader) -> list[dict[str, Any]]:
         service, halted = ctx.service, ctx.desk.status.halted
-        return [{"symbol": i.symbol, "sector": i.sector, "reference_price": str(i.reference_price),
-                 "last_price": _str(service.reference_price(i.symbol)),
-                 "tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
-                 "halted": i.symbol in halted} for i in service.universe]
+        return await service.durable(lambda: [
+            {"symbol": i.symbol, "sector": i.sector, "reference_price": str(i.reference_price),
+             "last_price": _str(service.reference_price(i.symbol)),
+             "tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
+             "halted": i.symbol in halted} for i in service.universe])
 
     @app.get("/orders")
     async def orders(ctx: Ctx, user: Reader,

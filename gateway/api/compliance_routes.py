@@ -1,5 +1,6 @@
 """Compliance endpoints: restricted and watch lists, locates, instrument halts."""
 
+import asyncio
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -10,8 +11,9 @@ from compliance import lists
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
 from gateway.api.auth import User, require
 from gateway.api.context import ApiContext, context
+from gateway.api.strict import StrictRoute
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 Ctx = Annotated[ApiContext, Depends(context)]
 Reader = Annotated[User, Depends(require("read"))]
 Editor = Annotated[User, Depends(require("compliance_edit"))]
@@ -39,7 +41,8 @@ class HaltIn(BaseModel):
 
 @router.get("/restricted-list")
 async def restricted_list(ctx: Ctx, user: Reader) -> list[dict[str, Any]]:
-    return [e.to_dict() for e in ctx.desk.restricted.entries()]
+    return await ctx.service.durable(
+        lambda: [e.to_dict() for e in ctx.desk.restricted.entries()])
 
 
 @router.post("/restricted-list", status_code=201)
@@ -47,10 +50,13 @@ async def add_restricted(body: ListEntryIn | list[ListEntryIn], ctx: Ctx,
                          user: Editor) -> dict[str, Any]:
     """One entry, or a list of them in one call (a whole list loaded at once)."""
     entries = body if isinstance(body, list) else [body]
-    for e in entries:
-        ctx.service.record_control(lists.RESTRICTED_KIND,
-                                   RestrictedList.event(e.symbol, e.account, e.kind, user.name))
-    await ctx.service.barrier()
+    # The last word on each (account, symbol) wins, as in a file; what is left commutes, so
+    # the whole list is journaled together and committed at once, not one commit an entry.
+    last = {(e.account or None, e.symbol): e for e in entries}
+    await asyncio.gather(*(
+        ctx.service.apply_control(lists.RESTRICTED_KIND,
+                                  RestrictedList.event(e.symbol, e.account, e.kind, user.name))
+        for e in last.values()))
     return {"added": len(entries), "size": len(ctx.desk.restricted)}
 
 
@@ -60,24 +66,22 @@ async def remove_restricted(symbol: str, ctx: Ctx, user: Editor,
     if not ctx.desk.restricted.has(account, symbol):
         whose = f" for account {account}" if account else " firm-wide"
         raise HTTPException(404, f"{symbol} is not on the list{whose}")
-    ctx.service.record_control(lists.RESTRICTED_KIND,
-                               RestrictedList.event(symbol, account, None, user.name))
-    await ctx.service.barrier()
+    await ctx.service.apply_control(lists.RESTRICTED_KIND,
+                                    RestrictedList.event(symbol, account, None, user.name))
     return {"removed": symbol, "account": account, "size": len(ctx.desk.restricted)}
 
 
 @router.get("/locates")
 async def get_locates(ctx: Ctx, user: Reader) -> list[dict[str, str]]:
-    return ctx.desk.locates.entries()
+    return await ctx.service.durable(ctx.desk.locates.entries)
 
 
 @router.post("/locates", status_code=201)
 async def add_locate(body: LocateIn, ctx: Ctx, user: Editor) -> dict[str, str]:
     if body.symbol not in ctx.service.universe:
         raise HTTPException(422, f"unknown symbol {body.symbol!r}")
-    ctx.service.record_control(lists.LOCATE_KIND,
-                               Locates.event(body.account, body.symbol, body.qty, user.name))
-    await ctx.service.barrier()
+    await ctx.service.apply_control(lists.LOCATE_KIND,
+                                    Locates.event(body.account, body.symbol, body.qty, user.name))
     return {"account": body.account, "symbol": body.symbol, "qty": str(body.qty)}
 
 
@@ -85,8 +89,7 @@ async def add_locate(body: LocateIn, ctx: Ctx, user: Editor) -> dict[str, str]:
 async def set_status(symbol: str, body: HaltIn, ctx: Ctx, user: Editor) -> dict[str, Any]:
     if symbol not in ctx.service.universe:
         raise HTTPException(404, f"unknown symbol {symbol!r}")
-    ctx.service.record_control(lists.STATUS_KIND,
-                               InstrumentStatus.event(symbol, body.halted, body.reason, user.name))
-    await ctx.service.barrier()
+    await ctx.service.apply_control(
+        lists.STATUS_KIND, InstrumentStatus.event(symbol, body.halted, body.reason, user.name))
     return {"symbol": symbol, "halted": symbol in ctx.desk.status.halted,
             "reason": ctx.desk.status.halted.get(symbol, "")}

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.api.auth import User, require
 from gateway.api.context import ApiContext, context
+from gateway.api.strict import StrictRoute
+from gateway.config import limit_out_of_range
 from oms.enums import OrdStatus
 from oms.order import Order
 from oms.service import OrderService
@@ -18,7 +20,7 @@ from risk.accounts import AccountState, AccountStates
 from risk.kill_switch import KillSwitch
 from risk.limits import LimitError
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 Ctx = Annotated[ApiContext, Depends(context)]
 Reader = Annotated[User, Depends(require("read"))]
 RiskEditor = Annotated[User, Depends(require("risk_edit"))]
@@ -40,18 +42,25 @@ async def wait_until_canceled(service: OrderService, orders: list[Order]) -> boo
 
 @router.get("/accounts/{account}/limits")
 async def get_limits(account: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
-    return ctx.desk.limits.for_account(account).to_dict()
+    return await ctx.service.durable(lambda: ctx.desk.limits.for_account(account).to_dict())
 
 
 @router.put("/accounts/{account}/limits")
 async def put_limits(account: str, body: dict[str, Any], ctx: Ctx,
                      user: RiskEditor) -> dict[str, Any]:
+    # Values no limit can mean are refused before the core parses them: a whole-number
+    # limit of 1e5000 would otherwise reach the journal as an integer JSON cannot carry.
+    for key, value in body.items():
+        problem = limit_out_of_range(key, value)
+        if problem:
+            raise HTTPException(422, problem)
     try:
         event = ctx.desk.limits.change_event(account, body, user.name)
     except LimitError as exc:
         raise HTTPException(422, str(exc)) from None
-    ctx.service.record_control(limits.KIND, event)
-    await ctx.service.barrier()
+    except ArithmeticError:
+        raise HTTPException(422, "a limit value is out of range") from None
+    await ctx.service.apply_control(limits.KIND, event)
     return ctx.desk.limits.for_account(account).to_dict()
 
 
@@ -122,8 +131,8 @@ class StateChange(BaseModel):
 async def set_state(account: str, change: StateChange, ctx: Ctx,
                     user: RiskEditor) -> dict[str, Any]:
     reason = change.reason or f"set by {user.name}"
-    ctx.service.record_control(accounts.KIND, AccountStates.event(account, change.state, reason,
-                                                                  user.name))
+    await ctx.service.apply_control(accounts.KIND, AccountStates.event(account, change.state,
+                                                                       reason, user.name))
     canceled: list[Order] = []
     if change.state is AccountState.HALTED:
         canceled = ctx.service.cancel_all(account, reason=f"account halted by {user.name}",
@@ -147,7 +156,7 @@ def _scope_words(scope: KillSwitchScope) -> str:
 
 @router.get("/kill-switch")
 async def kill_switch_state(ctx: Ctx, user: Reader) -> dict[str, Any]:
-    return ctx.desk.kill_switch.state()
+    return await ctx.service.durable(ctx.desk.kill_switch.state)
 
 
 @router.post("/kill-switch")
@@ -156,8 +165,8 @@ async def engage(scope: KillSwitchScope, ctx: Ctx, user: KillSwitcher) -> dict[s
         raise HTTPException(422, "give an account or a session, not both")
     started = time.perf_counter()
     service = ctx.service
-    service.record_control(kill_switch.KIND, KillSwitch.event(scope.account, True, user.name,
-                                                              scope.session))
+    await service.apply_control(kill_switch.KIND, KillSwitch.event(scope.account, True,
+                                                                   user.name, scope.session))
     canceled = service.cancel_all(scope.account, session=scope.session, by=user.name,
                                   reason=f"kill switch engaged for {_scope_words(scope)} by "
                                   f"{user.name}")
@@ -172,8 +181,7 @@ async def engage(scope: KillSwitchScope, ctx: Ctx, user: KillSwitcher) -> dict[s
 async def release(ctx: Ctx, user: KillSwitcher,
                   scope: KillSwitchScope | None = None) -> dict[str, Any]:
     scope = scope or KillSwitchScope()
-    ctx.service.record_control(kill_switch.KIND, KillSwitch.event(scope.account, False, user.name,
-                                                                  scope.session))
-    await ctx.service.barrier()
+    await ctx.service.apply_control(kill_switch.KIND, KillSwitch.event(scope.account, False,
+                                                                       user.name, scope.session))
     return {"engaged": False, "account": scope.account, "session": scope.session,
             "state": ctx.desk.kill_switch.state()}
