@@ -292,6 +292,15 @@ def _print(label: str, s: dict[str, float]) -> None:
 def bench_main(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {"sessions": args.sessions, "orders": args.orders,
                                "rate": args.rate, "window": args.window}
+    if args.replay:
+        from gateway.bench_recovery import run_recovery
+        results = run_recovery(args.replay)
+        print(json.dumps(results) if args.json else
+              f"restart on {results['events']:,} journal events: replayed in "
+              f"{results['replay_s']} s ({results['open_orders']:,} orders put back to work), "
+              f"REST up {results['start_to_api_s']} s after launch, first order acked "
+              f"{results['first_ack_s']} s later")
+        return 0
     if args.kill_switch:
         _kill_switch(args, results)
     elif args.compare_gates:
@@ -359,5 +368,7 @@ def add_bench_parser(subparsers: Any) -> None:
                    help="restricted-list entries, with --compare-gates")
     p.add_argument("--kill-switch", type=int, default=0, metavar="N",
                    help="time the firm kill switch over N working orders")
+    p.add_argument("--replay", type=int, default=0, metavar="N",
+                   help="time a restart on a journal of N events, until the first order ack")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

@@ -3,11 +3,11 @@ the OMS, with the outbox cursor written by the same statement."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from oms.events import event_from_row
@@ -54,19 +54,19 @@ class PostgresJournal:
             kinds.append(e.kind)
             if isinstance(e, ControlEvent):
                 streams.append(CONTROL_STREAM)
-                payloads.append(json.dumps(e.payload))
+                payloads.append(_dumps(e.payload))
             else:
                 streams.append(e.order_id)
-                payloads.append(json.dumps(e.to_payload()))
+                payloads.append(_dumps(e.to_payload()))
         try:
             await self._writer.execute(_INSERT, seqs, ts, streams, kinds, payloads,
                                        handed_through)
         except asyncpg.DataError as exc:
-            # Text the boundaries should have refused (a NUL, a lone surrogate): store it
-            # made safe rather than let one event take the journal down for everyone.
+            # Text the boundaries should have refused (a NUL): store it made safe rather
+            # than let one event take the journal down for everyone.
             log.critical("journal refused a batch's text; storing it sanitised",
                          error=repr(exc), first_seq=seqs[0])
-            clean = [json.dumps(_sanitise(json.loads(p))) for p in payloads]
+            clean = [_dumps(_sanitise(orjson.loads(p))) for p in payloads]
             await self._writer.execute(_INSERT, seqs, ts, [printable(s) for s in streams],
                                        kinds, clean, handed_through)
 
@@ -76,21 +76,31 @@ class PostgresJournal:
         return int(value or 0)
 
     async def load(self) -> list[Numbered]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT seq, ts, stream, kind, payload FROM journal ORDER BY seq")
         out: list[Numbered] = []
-        for seq, ts, stream, kind, raw in rows:
-            try:
-                payload = json.loads(raw)
-                entry: JournalEntry = (ControlEvent(kind, payload, ts) if stream == CONTROL_STREAM
-                                       else event_from_row(kind, stream, ts, payload))
-            except Exception as exc:
-                raise JournalReadError(
-                    f"journal row {seq} ({kind} of {stream}, {ts.isoformat()}) cannot be read: "
-                    f"{exc!r}; payload {raw}") from exc
-            out.append((seq, entry))
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Fetched in chunks through a cursor: PostgreSQL reads the next chunk on its
+            # own core while this one is decoded.
+            cursor = conn.cursor("SELECT seq, ts, stream, kind, payload FROM journal "
+                                 "ORDER BY seq", prefetch=20_000)
+            async for seq, ts, stream, kind, raw in cursor:
+                try:
+                    payload = orjson.loads(raw)
+                    entry: JournalEntry = (
+                        ControlEvent(kind, payload, ts) if stream == CONTROL_STREAM
+                        else event_from_row(kind, stream, ts, payload))
+                except Exception as exc:
+                    raise JournalReadError(
+                        f"journal row {seq} ({kind} of {stream}, {ts.isoformat()}) cannot be "
+                        f"read: {exc!r}; payload {raw}") from exc
+                out.append((seq, entry))
         return out
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(payload).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: stored made safe, never lost
+        return orjson.dumps(_sanitise(payload)).decode()
 
 
 def _sanitise(value: Any) -> Any:

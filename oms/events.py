@@ -40,12 +40,28 @@ class OrderEvent:
 
     @classmethod
     def from_payload(cls, order_id: str, ts: datetime, payload: dict[str, Any]) -> OrderEvent:
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name in ("order_id", "ts") or f.name not in payload:
-                continue
-            kwargs[f.name] = _decode(f.type, payload[f.name])
-        return cls(order_id=order_id, ts=ts, **kwargs)
+        """Rebuild an event; keys this version does not know are ignored (events outlive
+        code), a missing required one raises TypeError naming it.
+
+        Replay rebuilds every event of the journal, so this fills the slots directly
+        (the frozen dataclass __init__ costs several times more); the event is as
+        immutable afterwards as one built the usual way."""
+        event = object.__new__(cls)
+        _SET_ORDER_ID(event, order_id)
+        _SET_TS(event, ts)
+        for name, decode, setter, default in _decoders(cls):
+            value = payload.get(name, _MISSING)
+            if value is _MISSING:
+                if default is _MISSING:
+                    raise TypeError(f"{cls.kind} event without its {name!r} field")
+                value = default() if callable(default) else default
+            elif value is not None and decode is not None:
+                value = decode(value)
+            setter(event, value)
+        return event
+
+
+_MISSING = object()
 
 
 @functools.cache
@@ -54,19 +70,30 @@ def _payload_fields(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("order_id", "ts"))
 
 
-def _decode(type_name: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
-    if name.startswith("Decimal"):
-        return Decimal(value)
-    if name.startswith("Side"):
-        return Side(value)
-    if name.startswith("OrdType"):
-        return OrdType(value)
-    if name.startswith("TimeInForce"):
-        return TimeInForce(value)
-    return value
+@functools.cache
+def _decoders(cls: type) -> tuple[tuple[str, Any, Any, Any], ...]:
+    """(field, how to read it back, its slot's setter, its default) per stored field,
+    worked out once per class."""
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.name in ("order_id", "ts"):
+            continue
+        name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        decode: Any = None
+        if name.startswith("Decimal"):
+            decode = Decimal
+        for prefix, enum in (("Side", Side), ("OrdType", OrdType), ("TimeInForce", TimeInForce)):
+            if name.startswith(prefix):
+                decode = enum._value2member_map_.__getitem__  # a dict lookup, not Enum()
+        default: Any = _MISSING
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+            if callable(default):  # a callable default would be called: wrap it
+                default = (lambda v: lambda: v)(default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory
+        out.append((f.name, decode, getattr(cls, f.name).__set__, default))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,3 +215,7 @@ EVENT_TYPES: dict[str, type[OrderEvent]] = {
 
 def event_from_row(kind: str, order_id: str, ts: datetime, payload: dict[str, Any]) -> OrderEvent:
     return EVENT_TYPES[kind].from_payload(order_id, ts, payload)
+
+
+_SET_ORDER_ID = OrderEvent.order_id.__set__  # type: ignore[attr-defined]
+_SET_TS = OrderEvent.ts.__set__  # type: ignore[attr-defined]

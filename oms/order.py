@@ -107,7 +107,7 @@ class Order:
     status: OrdStatus = OrdStatus.PENDING_NEW
     orig_cl_ord_id: str | None = None
     cum_qty: Decimal = Decimal(0)
-    avg_px: Decimal = Decimal(0)
+    notional: Decimal = Decimal(0)  # sum of fill qty x price; AvgPx is derived when read
     triggered: bool = False
     text: str = ""
     fills: list[Fill] = field(default_factory=list)
@@ -141,6 +141,12 @@ class Order:
         if self.status.is_terminal:
             return Decimal(0)
         return self.qty - self.cum_qty
+
+    @property
+    def avg_px(self) -> Decimal:
+        if not self.cum_qty:
+            return Decimal(0)
+        return _tidy((self.notional / self.cum_qty).quantize(AVG_PX_QUANTUM))
 
     @property
     def is_open(self) -> bool:
@@ -215,9 +221,8 @@ class Order:
         if e.venue_trade_id and any(f.venue_trade_id == e.venue_trade_id for f in self.fills):
             raise InvalidTransition(self.order_id, self.status,
                                     f"filled again by trade {e.venue_trade_id}")
-        notional = self.avg_px * self.cum_qty + e.last_px * e.last_qty
+        self.notional += e.last_px * e.last_qty
         self.cum_qty += e.last_qty
-        self.avg_px = _tidy((notional / self.cum_qty).quantize(AVG_PX_QUANTUM))
         self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id))
         by_fill = self._status_by_fill()
         if self.status.is_terminal:  # a late fill

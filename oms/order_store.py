@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -33,6 +33,7 @@ log = structlog.get_logger("oms.store")
 ORDER_ID_PREFIX = "FG"
 Listener = Callable[[Order, OrderEvent], None]
 ControlHandler = Callable[[dict[str, Any]], None]
+_CLAIMING = frozenset({"pending_cancel", "pending_replace"})  # give the order a new ClOrdID
 
 
 class OrderStore:
@@ -48,6 +49,8 @@ class OrderStore:
         self._by_session: dict[str | None, dict[str, Order]] = {}
         self._by_account_symbol: dict[tuple[str, str], dict[str, Order]] = {}
         self._next_no = 1
+        self._project_now = True
+        self._deferred: dict[str, Order] = {}
 
     # -- identifiers -----------------------------------------------------------------
 
@@ -63,43 +66,65 @@ class OrderStore:
 
     # -- the one apply path ------------------------------------------------------------
 
-    def apply(self, entry: JournalEntry) -> Order | None:
+    def apply(self, entry: JournalEntry, *, project: bool = True) -> Order | None:
         """Apply one event, live or replayed; raises InvalidTransition and changes nothing
-        when the order's state table refuses it."""
-        if isinstance(entry, ControlEvent):
+        when the order's state table refuses it.
+
+        `project=False` (replay) defers the order's working-order projections (exposure,
+        working indices) to `project_deferred`, which runs the same projection once per
+        order on its final state instead of once per event: most replayed orders are done,
+        and projecting each of their events only to take it out again is the bulk of a
+        restart's work."""
+        self._project_now = project
+        if type(entry) is ControlEvent:
             # Controls that consumed an identifier (refused orders, mass cancels).
             self._seen_id(entry.payload.get("order_id"))
             self._seen_id(entry.payload.get("mass_cancel_id"))
             return None
-        if isinstance(entry, OrderSubmitted):
-            order = Order.from_submitted(entry)
+        kind = entry.kind  # dispatch on the kind: replay runs this for every event
+        if kind == "submitted":
+            order = Order.from_submitted(cast(OrderSubmitted, entry))
             self.orders[order.order_id] = order
             self._claim(order.session, order.cl_ord_id, order.order_id)
             self._seen_id(order.order_id)
             self._after(order, entry)
             return order
-        order = self.orders.get(entry.order_id)
-        if order is None:
-            raise InvalidTransition(entry.order_id, None, entry.kind)
-        order.apply(entry)
-        if isinstance(entry, OrderPendingCancel | OrderPendingReplace) and entry.cl_ord_id:
-            self._claim(order.session, entry.cl_ord_id, order.order_id)
-        if isinstance(entry, OrderFilled):
-            self.positions.apply_fill(order.account, order.symbol,
-                                      entry.last_qty * order.side.sign, entry.last_px)
-        self._after(order, entry)
-        return order
+        found = self.orders.get(entry.order_id)
+        if found is None:
+            raise InvalidTransition(entry.order_id, None, kind)
+        found.apply(entry)
+        if kind == "filled":
+            fill = cast(OrderFilled, entry)
+            self.positions.apply_fill(found.account, found.symbol,
+                                      fill.last_qty * found.side.sign, fill.last_px)
+        elif kind in _CLAIMING:
+            cl_ord_id = cast(OrderPendingCancel | OrderPendingReplace, entry).cl_ord_id
+            if cl_ord_id:
+                self._claim(found.session, cl_ord_id, found.order_id)
+        self._after(found, entry)
+        return found
 
     def _claim(self, session: str | None, cl_ord_id: str, order_id: str) -> None:
         self._by_cl_ord_id.setdefault((session, cl_ord_id), order_id)
 
     def _after(self, order: Order, event: OrderEvent) -> None:
+        if self._project_now:
+            self._project(order)
+        else:
+            self._deferred[order.order_id] = order
+        for listener in self.listeners:
+            listener(order, event)
+
+    def _project(self, order: Order) -> None:
         priced = order.price is not None or order.stop_px is not None
         self.exposure.update(order, None if priced else self._reference_price(order.symbol,
                                                                               order.venue))
         self._index_working(order)
-        for listener in self.listeners:
-            listener(order, event)
+
+    def project_deferred(self) -> None:
+        for order in self._deferred.values():
+            self._project(order)
+        self._deferred.clear()
 
     def _index_working(self, order: Order) -> None:
         oid = order.order_id

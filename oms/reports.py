@@ -67,6 +67,7 @@ class ExecutionReport:
         last_px: Decimal = Decimal(0),
         ord_rej_reason: int | None = None,
         text: str = "",
+        seq: int = 0,
     ) -> ExecutionReport:
         return cls(
             session=order.session,
@@ -91,6 +92,7 @@ class ExecutionReport:
             last_px=last_px,
             ord_rej_reason=ord_rej_reason,
             text=text,
+            seq=seq,
         )
 
 
@@ -158,30 +160,32 @@ def exec_id(order: Order) -> str:
     return f"{order.order_id}.{order.version}"
 
 
-def reports_for(order: Order, event: OrderEvent) -> Report | None:
+def reports_for(order: Order, event: OrderEvent, seq: int = 0) -> Report | None:
     """The report an applied event produces, or None (pending states, triggers)."""
     match event:
         case OrderAccepted():
-            return ExecutionReport.of(order, ExecType.NEW, exec_id(order))
+            return ExecutionReport.of(order, ExecType.NEW, exec_id(order), seq=seq)
         case OrderRejected(reason=reason, ord_rej_reason=why):
             return ExecutionReport.of(order, ExecType.REJECTED, exec_id(order),
-                                      ord_rej_reason=why, text=reason)
+                                      ord_rej_reason=why, text=reason, seq=seq)
         case OrderFilled(last_qty=qty, last_px=px):
             return ExecutionReport.of(order, ExecType.TRADE, exec_id(order), last_qty=qty,
-                                      last_px=px)
+                                      last_px=px, seq=seq)
         case OrderCanceled(reason=reason):
-            return ExecutionReport.of(order, ExecType.CANCELED, exec_id(order), text=reason)
+            return ExecutionReport.of(order, ExecType.CANCELED, exec_id(order), text=reason,
+                                      seq=seq)
         case OrderExpired(reason=reason):
-            return ExecutionReport.of(order, ExecType.EXPIRED, exec_id(order), text=reason)
+            return ExecutionReport.of(order, ExecType.EXPIRED, exec_id(order), text=reason,
+                                      seq=seq)
         case OrderReplaced():
-            return ExecutionReport.of(order, ExecType.REPLACED, exec_id(order))
+            return ExecutionReport.of(order, ExecType.REPLACED, exec_id(order), seq=seq)
         case OrderCancelRejected(cl_ord_id=cl_ord_id) if cl_ord_id:
             # Unsolicited requests (operator, kill switch) have no client to answer.
             return CancelReject(session=order.session, cl_ord_id=cl_ord_id,
                                 orig_cl_ord_id=order.cl_ord_id, order_id=order.order_id,
                                 ord_status=order.status, response_to=event.response_to,
                                 cxl_rej_reason=event.cxl_rej_reason, text=event.reason,
-                                account=order.account)
+                                account=order.account, seq=seq)
     return None
 
 

@@ -107,6 +107,7 @@ class OrderService:
         self.gates = GatePipeline(gates, universe, self.venues, self.store, self,
                                   self.store.exposure, self.reference_price)
         self.started = False
+        self.replayed = 0  # journal entries applied at start
         # Reports of committed events not yet handed to a session at the last stop.
         self.unhanded: list[Report] = []
         self._sinks: list[ReportSink] = []
@@ -141,6 +142,8 @@ class OrderService:
         for seq, entry in await self.journal.load():
             self._replay(seq, entry, seq > cursor)
             last = seq
+            self.replayed += 1
+        self.store.project_deferred()
         self.queue.next_seq = last + 1
         self.queue.committed_seq = self.queue.actions_done_seq = last
         self.queue.handed_through = self._handed_through
@@ -159,7 +162,7 @@ class OrderService:
 
     def _replay(self, seq: int, entry: JournalEntry, unhanded: bool) -> None:
         try:
-            order = self.store.apply(entry)
+            order = self.store.apply(entry, project=False)
         except InvalidTransition as exc:
             log.error("journal replay refused an event", seq=seq, error=str(exc))
             return
@@ -224,9 +227,9 @@ class OrderService:
         order = self.store.apply(event)
         assert order is not None
         seq = self.queue.append(event)
-        report = reports_for(order, event)
+        report = reports_for(order, event, seq)
         if report is not None:
-            self._report_after_commit(dataclasses.replace(report, seq=seq))
+            self._report_after_commit(report)
         return order
 
     def _record_control(self, entry: ControlEvent) -> None:

@@ -38,11 +38,13 @@ class Codes:
 def parse_codes(cmd: SubmitOrder) -> Codes | Denial:
     """The order's FIX codes typed, or a Denial naming the field (text fields first: no
     byte the journal cannot store gets past this)."""
-    for attr, name in _TEXT_FIELDS:
-        value = getattr(cmd, attr)
-        problem = text_problem(value, name) if isinstance(value, str) else None
-        if problem is not None:
-            return Denial(attr, problem, OrdRejReason.OTHER)
+    if text_problem(f"{cmd.cl_ord_id}{cmd.account}{cmd.symbol}{cmd.side}{cmd.ord_type}"
+                    f"{cmd.time_in_force}{cmd.venue or ''}", ""):  # one scan; name it below
+        for attr, name in _TEXT_FIELDS:
+            value = getattr(cmd, attr)
+            problem = text_problem(value, name) if isinstance(value, str) else None
+            if problem is not None:
+                return Denial(attr, problem, OrdRejReason.OTHER)
     side = _SIDES.get(cmd.side)
     if side is None:
         return Denial(
