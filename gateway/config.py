@@ -290,38 +290,6 @@ def _venues(raw: Any) -> tuple[VenueConfig, ...]:
     return tuple(venues)
 
 
-# Beyond these no limit means anything, and huge or tiny values overflow the arithmetic
-# of the risk gate (or, for whole-number limits, cost minutes to convert).
-LIMIT_CEILING = Decimal(10) ** 15
-LIMIT_PLACES = 9
-
-
-def _shown(raw: Any) -> str:
-    try:
-        text = str(raw)
-    except ValueError:  # an int past Python's digit limit for text
-        return "a number of thousands of digits"
-    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
-
-
-def limit_out_of_range(key: str, raw: Any) -> str | None:
-    """Why a limit value, though a number, is beyond what any limit means; None if not."""
-    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
-        return None
-    try:
-        value = Decimal(raw) if isinstance(raw, int) else Decimal(str(raw))
-    except (InvalidOperation, ValueError):
-        return None
-    if not value.is_finite():
-        return None
-    if value.copy_abs() > LIMIT_CEILING:
-        return f"{key} must be at most {LIMIT_CEILING:,}, got {_shown(raw)}"
-    exponent = value.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -LIMIT_PLACES:
-        return f"{key} has more than {LIMIT_PLACES} decimal places: {_shown(raw)}"
-    return None
-
-
 def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     try:
         raw = tomllib.loads(text)
@@ -384,10 +352,6 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     data_dir = Path(_string(server, "data_dir", "server", "var"))
     if base_dir is not None and not data_dir.is_absolute():
         data_dir = base_dir / data_dir
-    for key, value in limits.items():
-        problem = limit_out_of_range(key, value)
-        if problem:
-            raise ConfigError(f"[limits]: {problem}")
     try:
         firm_limits = Limits(**parse_limits(limits))
     except LimitError as exc:

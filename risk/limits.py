@@ -23,6 +23,7 @@ RENAMED: dict[str, str] = {}
 LOSS_ACTIONS = ("reduce", "halt")
 _NOT_NULL = ("loss_action", "concentration_min_gross", "drawdown_factor")
 MAX_LIMIT = Decimal(10) ** 15  # beyond any real book; keeps the arithmetic exact and printable
+MAX_PLACES = 9
 _WHOLE = ("max_open_orders", "messages_per_second", "price_collar_ticks", "stop_collar_ticks")
 _SHARES = ("max_sector_concentration", "drawdown_factor")
 
@@ -68,6 +69,15 @@ class LimitError(ValueError):
     pass
 
 
+def _shown(raw: Any) -> str:
+    """A value as the message shows it: short, and safe for an int of a million digits."""
+    try:
+        text = repr(raw)
+    except ValueError:  # an int past Python's digit limit for text
+        return "a number of thousands of digits"
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} characters)"
+
+
 def parse_limit(key: str, raw: Any) -> Any:
     """A limit value as the API or the config gives it; LimitError says what is wrong."""
     if key not in LIMIT_KEYS:
@@ -78,23 +88,30 @@ def parse_limit(key: str, raw: Any) -> Any:
         return None
     if key == "loss_action":
         if raw not in LOSS_ACTIONS:
-            raise LimitError(f"loss_action must be one of {', '.join(LOSS_ACTIONS)}, got {raw!r}")
+            raise LimitError(f"loss_action must be one of {', '.join(LOSS_ACTIONS)}, "
+                             f"got {_shown(raw)}")
         return raw
     if isinstance(raw, bool):
-        raise LimitError(f"{key} must be a number, got {raw!r}")
+        raise LimitError(f"{key} must be a number, got {_shown(raw)}")
+    if not isinstance(raw, str | int | float | Decimal):
+        raise LimitError(f"{key} must be a number, got {type(raw).__name__}")
     try:
         value = Decimal(str(raw))
-    except InvalidOperation:
-        raise LimitError(f"{key} must be a number, got {raw!r}") from None
+    except (InvalidOperation, ValueError):
+        raise LimitError(f"{key} must be a number, got {_shown(raw)}") from None
     if not value.is_finite() or value < 0:
-        raise LimitError(f"{key} must be a non-negative number, got {raw!r}")
+        raise LimitError(f"{key} must be a non-negative number, got {_shown(raw)}")
     if value > MAX_LIMIT:
-        raise LimitError(f"{key} must be at most {MAX_LIMIT:,}, got {str(raw)[:40]}")
+        raise LimitError(f"{key} must be at most {MAX_LIMIT:,}, got {_shown(raw)}")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        # 1e-999999 as equity would overflow the leverage division on every order.
+        raise LimitError(f"{key} has more than {MAX_PLACES} decimal places: {_shown(raw)}")
     if key in _SHARES and value > 1:
-        raise LimitError(f"{key} is a share between 0 and 1, got {raw!r}")
+        raise LimitError(f"{key} is a share between 0 and 1, got {_shown(raw)}")
     if key in _WHOLE:
         if value != value.to_integral_value():
-            raise LimitError(f"{key} must be a whole number, got {raw!r}")
+            raise LimitError(f"{key} must be a whole number, got {_shown(raw)}")
         return int(value)
     return value
 

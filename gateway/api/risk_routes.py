@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict
 from gateway.api.auth import User, require
 from gateway.api.context import ApiContext, context
 from gateway.api.strict import StrictRoute
-from gateway.config import limit_out_of_range
 from oms.enums import OrdStatus
 from oms.order import Order
 from oms.service import OrderService
@@ -48,12 +47,6 @@ async def get_limits(account: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
 @router.put("/accounts/{account}/limits")
 async def put_limits(account: str, body: dict[str, Any], ctx: Ctx,
                      user: RiskEditor) -> dict[str, Any]:
-    # Values no limit can mean are refused before the core parses them: a whole-number
-    # limit of 1e5000 would otherwise reach the journal as an integer JSON cannot carry.
-    for key, value in body.items():
-        problem = limit_out_of_range(key, value)
-        if problem:
-            raise HTTPException(422, problem)
     try:
         event = ctx.desk.limits.change_event(account, body, user.name)
     except LimitError as exc:
