@@ -69,7 +69,7 @@ def test_venue_options_are_checked_and_reach_the_venue():
     ('[[api.users]]\nname = "a"\npassword = "b"\n[[api.users]]\nname = "a"\npassword = "c"\n',
      "[api.users]: name values must be unique"),
     ('[limits]\nmax_open_orders = "1e99999999999"\n',
-     "[limits]: max_open_orders must be at most 1,000,000,000,000,000, got 1e99999999999"),
+     "[limits]: max_open_orders must be at most 1,000,000,000,000,000, got '1e99999999999'"),
     ('[limits]\nequity = "1e-99999"\n', "[limits]: equity has more than 9 decimal places"),
     ('[compliance.owner_groups]\nFUND1 = "ACC1"\n',
      "[compliance.owner_groups] FUND1 must be a list of account names, got a string"),
