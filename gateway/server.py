@@ -19,35 +19,21 @@ import asyncpg
 import structlog
 import uvicorn
 
+from compliance.desk import RiskDesk
 from gateway.api.app import ApiContext, create_app
-from gateway.config import Config, VenueConfig
+from gateway.config import Config
 from gateway.database import EmbeddedPostgres, migrate
-from gateway.desk import RiskDesk
 from gateway.fix.acceptor import FixAcceptor
 from gateway.fix.mapping import Command
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
-from gateway.sim.exchange import SimExchange
+from gateway.venues import build_venue
 from oms.instruments import Universe
 from oms.service import OrderService
 from oms.universe import default_universe
-from oms.venue import Venue
 from risk.monitor import RiskMonitor
 
 log = structlog.get_logger("server")
-
-
-def build_venue(cfg: VenueConfig, universe: Universe) -> Venue:
-    if cfg.kind == "sim":
-        opts = cfg.options
-        return SimExchange(
-            universe,
-            name=cfg.name,
-            seed=int(opts.get("seed", 7)),
-            liquidity=bool(opts.get("liquidity", True)),
-            tick_interval=float(opts.get("tick_interval", 0.05)),
-        )
-    raise ValueError(f"venue {cfg.name}: unknown kind {cfg.kind!r} (supported: sim)")
 
 
 def jwt_secret(config: Config) -> str:

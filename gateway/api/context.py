@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import Request
 
+from compliance.desk import RiskDesk
 from gateway.config import ApiConfig
-from gateway.desk import RiskDesk
 from oms.service import OrderService
 from risk.monitor import RiskMonitor
 

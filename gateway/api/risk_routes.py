@@ -14,9 +14,8 @@ from gateway.api.strict import StrictRoute
 from oms.enums import OrdStatus
 from oms.order import Order
 from oms.service import OrderService
-from risk import accounts, kill_switch, limits
-from risk.accounts import AccountState, AccountStates
-from risk.kill_switch import KillSwitch
+from risk import limits
+from risk.accounts import AccountState
 from risk.limits import LimitError
 
 router = APIRouter(route_class=StrictRoute)
@@ -123,13 +122,9 @@ class StateChange(BaseModel):
 @router.post("/accounts/{account}/state")
 async def set_state(account: str, change: StateChange, ctx: Ctx,
                     user: RiskEditor) -> dict[str, Any]:
-    reason = change.reason or f"set by {user.name}"
-    await ctx.service.apply_control(accounts.KIND, AccountStates.event(account, change.state,
-                                                                       reason, user.name))
-    canceled: list[Order] = []
-    if change.state is AccountState.HALTED:
-        canceled = ctx.service.cancel_all(account, reason=f"account halted by {user.name}",
-                                          by=user.name)
+    canceled = await ctx.desk.set_account_state(account, change.state,
+                                                change.reason or f"set by {user.name}",
+                                                user.name)
     await wait_until_canceled(ctx.service, canceled)
     return {"account": account, "state": ctx.desk.states.get(account).value,
             "canceled": len(canceled)}
@@ -139,12 +134,6 @@ class KillSwitchScope(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account: str | None = None
     session: str | None = None
-
-
-def _scope_words(scope: KillSwitchScope) -> str:
-    if scope.account:
-        return f"account {scope.account}"
-    return f"session {scope.session}" if scope.session else "the firm"
 
 
 @router.get("/kill-switch")
@@ -157,13 +146,8 @@ async def engage(scope: KillSwitchScope, ctx: Ctx, user: KillSwitcher) -> dict[s
     if scope.account and scope.session:
         raise HTTPException(422, "give an account or a session, not both")
     started = time.perf_counter()
-    service = ctx.service
-    await service.apply_control(kill_switch.KIND, KillSwitch.event(scope.account, True,
-                                                                   user.name, scope.session))
-    canceled = service.cancel_all(scope.account, session=scope.session, by=user.name,
-                                  reason=f"kill switch engaged for {_scope_words(scope)} by "
-                                  f"{user.name}")
-    all_done = await wait_until_canceled(service, canceled)
+    canceled = await ctx.desk.engage_kill_switch(scope.account, scope.session, user.name)
+    all_done = await wait_until_canceled(ctx.service, canceled)
     return {"engaged": True, "account": scope.account, "session": scope.session,
             "canceled": len(canceled), "all_canceled_at_venue": all_done,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
@@ -174,7 +158,6 @@ async def engage(scope: KillSwitchScope, ctx: Ctx, user: KillSwitcher) -> dict[s
 async def release(ctx: Ctx, user: KillSwitcher,
                   scope: KillSwitchScope | None = None) -> dict[str, Any]:
     scope = scope or KillSwitchScope()
-    await ctx.service.apply_control(kill_switch.KIND, KillSwitch.event(scope.account, False,
-                                                                       user.name, scope.session))
+    await ctx.desk.release_kill_switch(scope.account, scope.session, user.name)
     return {"engaged": False, "account": scope.account, "session": scope.session,
             "state": ctx.desk.kill_switch.state()}

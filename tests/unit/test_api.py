@@ -9,13 +9,13 @@ from decimal import Decimal as D
 import httpx
 import jwt
 
+from compliance.desk import RiskDesk
 from compliance.pretrade import ComplianceRules
 from gateway.api.app import create_app
 from gateway.api.context import ApiContext
 from gateway.config import ApiConfig, ApiUser
-from gateway.desk import RiskDesk
 from gateway.passwords import hash_password
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.commands import SubmitOrder
 from oms.journal import InMemoryJournal
 from oms.universe import default_universe

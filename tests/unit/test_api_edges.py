@@ -16,12 +16,12 @@ import httpx
 import jwt
 import pytest
 
+from compliance.desk import RiskDesk
 from compliance.pretrade import ComplianceRules
 from gateway.api import risk_routes
 from gateway.api.app import create_app
 from gateway.api.context import ApiContext
-from gateway.desk import RiskDesk
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.journal import InMemoryJournal
 from oms.universe import default_universe
 from oms.venue import VenueListener, VenueRequestRejected

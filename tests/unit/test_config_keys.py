@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config, parse_config
-from gateway.server import build_venue
+from gateway.venues import build_venue
 from oms.universe import default_universe
 
 ROOT = Path(__file__).resolve().parents[2]

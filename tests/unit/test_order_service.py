@@ -7,10 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from compliance.desk import RiskDesk
 from compliance.lists import Locates
 from compliance.pretrade import ComplianceRules
-from gateway.desk import RiskDesk
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.commands import CancelOrder, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.enums import ExecType, OrdStatus
 from oms.journal import InMemoryJournal

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from compliance.desk import RiskDesk
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
 from compliance.pretrade import ComplianceGate, ComplianceRules
-from gateway.desk import RiskDesk
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.commands import SubmitOrder
 from oms.enums import OrdStatus, Side
 from oms.journal import ControlEvent, InMemoryJournal

@@ -15,10 +15,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from compliance.desk import RiskDesk
 from compliance.lists import Locates
 from compliance.pretrade import ComplianceRules
-from gateway.desk import RiskDesk
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.commands import SubmitOrder
 from oms.events import OrderAccepted, OrderEvent
 from oms.order import Order

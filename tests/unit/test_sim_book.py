@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from gateway.sim.book import BookDepth, OrderBook, TradeIds
-from gateway.sim.stops import StopBook
+from gateway.venues.sim.book import BookDepth, OrderBook, TradeIds
+from gateway.venues.sim.stops import StopBook
 from oms.enums import TimeInForce
 
 BUY, SELL = True, False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.enums import OrdType, Side, TimeInForce
 from oms.marketdata import Quote, TradeTick
 from oms.universe import default_universe

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from compliance.desk import RiskDesk
 from compliance.pretrade import ComplianceRules
-from gateway.desk import RiskDesk
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.enums import ExecType, OrdStatus
 from oms.journal import ControlEvent, InMemoryJournal, JournalReadError

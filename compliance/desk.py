@@ -1,7 +1,11 @@
-"""The firm's risk and compliance state in one place: kill switch, limits, account
-states, restricted list, locates, halts. Each piece changes only through a
-journaled control event, and `controls()` tells the OMS which piece replays
-which kind of event at start.
+"""The firm's risk and compliance desk: kill switch, limits, account states,
+restricted list, locates, halts, and the operator actions on them.
+
+Each piece changes only through a journaled control event, and `controls()`
+tells the OMS which piece replays which kind of event at start. It lives in
+`compliance/` because it composes both gates, and only this core package may
+see both `risk` and `compliance`; it does no I/O. The REST handlers call its
+actions (`engage_kill_switch`, `set_account_state`, …) and only format answers.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from oms.clock import Clock, WallClock
 from oms.gates import PreTradeGate
 from oms.instruments import Universe
 from oms.journal import Journal
+from oms.order import Order
 from oms.service import OrderService
 from oms.venue import Venue
 from risk import accounts, kill_switch, limits
-from risk.accounts import AccountStates
+from risk.accounts import AccountState, AccountStates
 from risk.kill_switch import KillSwitch
 from risk.limits import Limits, LimitsBook
 from risk.monitor import RiskMonitor
@@ -40,6 +45,7 @@ class RiskDesk:
     status: InstrumentStatus = field(default_factory=InstrumentStatus)
     volatility: VolatilityTracker = field(default_factory=VolatilityTracker)
     throttle: Throttle = field(default_factory=Throttle)
+    service: OrderService | None = None  # set by order_service()
 
     @classmethod
     def from_config(cls, firm_limits: Limits, rules: ComplianceRules) -> RiskDesk:
@@ -77,7 +83,43 @@ class RiskDesk:
         )
         monitor = RiskMonitor(service, self.limits, self.states, self.volatility,
                               clock.monotonic)
+        self.service = service
         service.listeners.append(monitor.on_order_event)
         for venue in venues.values():
             venue.subscribe(monitor.on_market_data)
         return service, monitor
+
+    # -- operator actions: journal, commit, apply, then act --------------------------------
+
+    def _oms(self) -> OrderService:
+        if self.service is None:
+            raise RuntimeError("the desk has no order service: build it with order_service()")
+        return self.service
+
+    async def engage_kill_switch(self, account: str | None, session: str | None,
+                                 by: str) -> list[Order]:
+        """Refuse new orders in scope (firm, account or session) and cancel every working
+        order in it at its venue; returns the orders whose cancel was sent."""
+        service = self._oms()
+        await service.apply_control(kill_switch.KIND,
+                                    KillSwitch.event(account, True, by, session))
+        scope = (f"account {account}" if account else f"session {session}" if session
+                 else "the firm")
+        return service.cancel_all(account, session=session, by=by,
+                                  reason=f"kill switch engaged for {scope} by {by}")
+
+    async def release_kill_switch(self, account: str | None, session: str | None,
+                                  by: str) -> None:
+        await self._oms().apply_control(kill_switch.KIND,
+                                        KillSwitch.event(account, False, by, session))
+
+    async def set_account_state(self, account: str, state: AccountState, reason: str,
+                                by: str) -> list[Order]:
+        """Move an account to ACTIVE, REDUCING or HALTED; halting cancels its working
+        orders (returned)."""
+        service = self._oms()
+        await service.apply_control(accounts.KIND,
+                                    AccountStates.event(account, state, reason, by))
+        if state is AccountState.HALTED:
+            return service.cancel_all(account, reason=f"account halted by {by}", by=by)
+        return []

@@ -21,11 +21,11 @@ from decimal import Decimal
 
 import structlog
 
-from gateway.sim.book import Fill, MatchResult, OrderBook, TradeIds
-from gateway.sim.checks import order_problem, terms_problem, works_as
-from gateway.sim.feed import MarketDataFeed
-from gateway.sim.liquidity import LIQUIDITY, LiquidityFlow
-from gateway.sim.stops import StopBook, is_touched
+from gateway.venues.sim.book import Fill, MatchResult, OrderBook, TradeIds
+from gateway.venues.sim.checks import order_problem, terms_problem, works_as
+from gateway.venues.sim.feed import MarketDataFeed
+from gateway.venues.sim.liquidity import LIQUIDITY, LiquidityFlow
+from gateway.venues.sim.stops import StopBook, is_touched
 from oms.enums import OrdType, TimeInForce
 from oms.instruments import Universe
 from oms.marketdata import MarketDataHandler, Quote, TradeTick

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from gateway.sim.book import MatchResult, OrderBook
+from gateway.venues.sim.book import MatchResult, OrderBook
 from oms.enums import TimeInForce
 from oms.instruments import Instrument
 

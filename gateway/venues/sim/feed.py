@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import structlog
 
-from gateway.sim.book import TopOfBook
+from gateway.venues.sim.book import TopOfBook
 from oms.marketdata import MarketDataHandler, Quote, TradeTick
 
 log = structlog.get_logger("sim")

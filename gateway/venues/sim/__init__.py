@@ -1,5 +1,5 @@
 """The built-in simulated exchange (venue kind "sim")."""
 
-from gateway.sim.exchange import SimExchange
+from gateway.venues.sim.exchange import SimExchange
 
 __all__ = ["SimExchange"]
