@@ -68,6 +68,7 @@ class Workload:
 
     book: tuple[tuple[str, str], ...] = (("AAPL", "165.00"),)  # (symbol, resting price)
     accounts: tuple[str, ...] = ()  # empty: each session's configured account
+    tif: str = "0"  # TimeInForce(59): "3" (IOC) makes every order done once acked
 
     def order(self, k: int) -> tuple[str, str, str | None]:
         symbol, price = self.book[k % len(self.book)]
@@ -115,7 +116,7 @@ async def _session(host: str, port: int, sender: str, target: str, n: int, rate:
         cl = f"{tag}-{sender}-{k}"
         symbol, price, account = work.order(offset + k)
         sent_at[cl] = time.perf_counter()
-        client.new_order(cl, symbol, "1", 100, "2", price, account=account)
+        client.new_order(cl, symbol, "1", 100, "2", price, tif=work.tif, account=account)
         result.sent += 1
     await reader
     await client.logout()
@@ -301,6 +302,18 @@ def bench_main(args: argparse.Namespace) -> int:
               f"REST up {results['start_to_api_s']} s after launch, first order acked "
               f"{results['first_ack_s']} s later")
         return 0
+    if args.flat_day:
+        from gateway.bench_day import run_flat_day
+        results = run_flat_day(args.flat_day, rate=args.rate or 500, orders=args.orders,
+                               sessions=args.sessions)
+        print(json.dumps(results) if args.json else
+              f"ack latency at {results['rate']:,.0f} orders/s, fresh: p50 "
+              f"{results['fresh']['p50_ms']} ms, p99 {results['fresh']['p99_ms']} ms; after "
+              f"{results['day_orders']:,} orders: p50 {results['after']['p50_ms']} ms, p99 "
+              f"{results['after']['p99_ms']} ms (p99 ratio {results['p99_ratio']}); full GC "
+              f"pauses max {results['gc_max_full_ms']} ms, {results['gc']['frozen_objects']:,} "
+              f"objects frozen")
+        return 0
     if args.kill_switch:
         _kill_switch(args, results)
     elif args.compare_gates:
@@ -370,5 +383,7 @@ def add_bench_parser(subparsers: Any) -> None:
                    help="time the firm kill switch over N working orders")
     p.add_argument("--replay", type=int, default=0, metavar="N",
                    help="time a restart on a journal of N events, until the first order ack")
+    p.add_argument("--flat-day", type=int, default=0, metavar="N",
+                   help="ack latency at --rate on a fresh journal and after N orders")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

@@ -25,6 +25,7 @@ from gateway.config import Config
 from gateway.database import EmbeddedPostgres, migrate
 from gateway.fix.acceptor import FixAcceptor
 from gateway.fix.mapping import Command
+from gateway.gc_watch import GcWatch
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
 from gateway.venues import build_venue
@@ -64,6 +65,7 @@ class Server:
         self.monitor: RiskMonitor | None = None
         self._api: uvicorn.Server | None = None
         self._api_task: asyncio.Task[Any] | None = None
+        self.gc_watch = GcWatch()
 
     async def start(self) -> None:
         cfg = self.config
@@ -117,6 +119,7 @@ class Server:
                 desk=desk,
                 monitor=monitor,
                 sessions=self.acceptor.session_states,
+                runtime=self.gc_watch.state,
             )
         )
         self._api = uvicorn.Server(
@@ -134,6 +137,7 @@ class Server:
         # run: move them out of the collector's reach so full passes stay short.
         gc.collect()
         gc.freeze()
+        self.gc_watch.start()
         while not self._api.started:
             if self._api_task.done():
                 self._api_task.result()  # raises the bind error
@@ -151,6 +155,7 @@ class Server:
         self.service.handle(cmd)
 
     async def stop(self) -> None:
+        await self.gc_watch.stop()
         if self._api is not None:
             self._api.should_exit = True
             if self._api_task is not None:

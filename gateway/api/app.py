@@ -154,6 +154,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
              "avg_px": str(p.avg_px), "realized_pnl": str(p.realized_pnl)}
             for p in service.positions.all() if account is None or p.account == account])
 
+    @app.get("/runtime")
+    async def runtime(ctx: Ctx, user: Reader) -> dict[str, Any]:
+        """The process as an operator watches it: garbage-collection pauses, orders held."""
+        service = ctx.service
+        return {"orders": len(service.orders), "working_orders": len(service.working_orders()),
+                "journal_seq": service.queue.committed_seq, "gc": ctx.runtime()}
+
     @app.get("/sessions")
     async def sessions(ctx: Ctx, user: Reader) -> list[dict[str, Any]]:
         return ctx.sessions()

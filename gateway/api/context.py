@@ -20,6 +20,7 @@ class ApiContext:
     desk: RiskDesk
     monitor: RiskMonitor
     sessions: Callable[[], list[dict[str, Any]]]
+    runtime: Callable[[], dict[str, Any]] = dict  # the process: GC pauses, orders in memory
 
 
 def context(request: Request) -> ApiContext:

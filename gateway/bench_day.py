@@ -1,0 +1,52 @@
+"""`fixgate bench --flat-day N`: does an order cost the same late in the day?
+
+Ack latency at a steady rate is measured on a fresh journal, then N more orders
+go through the same server as fast as it takes them (IOC orders, so each is
+done once acked, with self-match prevention on, which reads working orders),
+and the same steady measurement is taken again. The server's garbage-collection
+pauses over the run come from its `GET /runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.bench import Workload, bench_config, run_load
+from gateway.launcher import ServerProcess
+
+
+def _runtime(api: str) -> dict[str, Any]:
+    token = httpx.post(f"{api}/auth/token", data={"username": "bench", "password": "bench"}
+                       ).json()["access_token"]
+    return dict(httpx.get(f"{api}/runtime", headers={"Authorization": f"Bearer {token}"},
+                          timeout=30).json())
+
+
+def run_flat_day(day_orders: int, *, rate: float = 500, orders: int = 5000,
+                 sessions: int = 4) -> dict[str, Any]:
+    config = bench_config(sessions, "BENCH") + '\n[compliance]\nself_match = "cancel-newest"\n'
+    work = Workload(tif="3")
+    steady: dict[str, Any] = dict(sessions=sessions, rate=rate, work=work)
+    with tempfile.TemporaryDirectory(prefix="fixgate-day-") as tmp:
+        server = ServerProcess(Path(tmp) / "data", config)
+        server.start()
+        try:
+            port = server.fix_port
+            asyncio.run(run_load("127.0.0.1", port, orders=400, **steady))  # warm-up
+            fresh = asyncio.run(run_load("127.0.0.1", port, orders=orders, **steady)).summary()
+            day = asyncio.run(run_load("127.0.0.1", port, orders=day_orders, sessions=sessions,
+                                       window=50, work=work)).summary()
+            after = asyncio.run(run_load("127.0.0.1", port, orders=orders, **steady)).summary()
+            runtime = _runtime(server.api)
+        finally:
+            server.stop()
+    gc = runtime["gc"]
+    return {"rate": rate, "day_orders": day_orders, "fresh": fresh, "day": day,
+            "after": after, "p99_ratio": round(after["p99_ms"] / fresh["p99_ms"], 2),
+            "orders_in_memory": runtime["orders"],
+            "gc_max_full_ms": gc["collections"]["2"]["max_pause_ms"], "gc": gc}
