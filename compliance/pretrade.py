@@ -91,11 +91,11 @@ class ComplianceGate:
                               f"short in {order.symbol}: a replace cannot re-mark the side",
                               OrdRejReason.BROKER_OPTION)
             side = answer
-        answer = self._duplicate(order) if new else None
-        if isinstance(answer, Denial):
-            return answer
-        if answer:
-            flags.append(answer)
+        duplicate = self._duplicate(order) if new else None
+        if isinstance(duplicate, Denial):
+            return duplicate
+        if duplicate:
+            flags.append(duplicate)
         cancel_first: tuple[str, ...] = ()
         if ctx.account is not None and self.rules.self_match != "off":
             resting = self._would_self_match(order, ctx.account)

@@ -80,7 +80,7 @@ def settings_text(
     return "\n".join(lines) + "\n"
 
 
-class BaselineAcceptor(fix.Application):  # type: ignore[misc]
+class BaselineAcceptor(fix.Application):
     """quickfix acceptor that acks every NewOrderSingle with an ExecutionReport New."""
 
     def __init__(

@@ -308,13 +308,13 @@ class FixClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no {msg_type or 'application'} message in {timeout}s")
-            msg = await asyncio.wait_for(self._app.get(), remaining)
-            if msg is None:
+            got = await asyncio.wait_for(self._app.get(), remaining)
+            if got is None:
                 self._app.put_nowait(None)  # stay closed for later callers
                 raise ConnectionError("connection closed by the server")
-            if msg_type is None or msg.msg_type == msg_type:
-                return msg
-            self._stash.append(msg)
+            if msg_type is None or got.msg_type == msg_type:
+                return got
+            self._stash.append(got)
 
     async def _read_loop(self) -> None:
         framer = FixFramer()

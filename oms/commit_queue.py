@@ -95,7 +95,12 @@ class CommitQueue:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(done)
         done.add_done_callback(self._waiters.discard)
-        self.after_commit(lambda: done.done() or done.set_result(None))
+
+        def release() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.after_commit(release)
         await done
 
     async def durable(self, read: Callable[[], T]) -> T:

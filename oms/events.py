@@ -8,7 +8,6 @@ strings) and back, so a journal row reads like a FIX log line.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -64,16 +63,25 @@ class OrderEvent:
 _MISSING = object()
 
 
-@functools.cache
 def _payload_fields(cls: type) -> tuple[str, ...]:
     """The fields an event stores (every event is journaled: reflect once per class)."""
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("order_id", "ts"))
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls)
+                                     if f.name not in ("order_id", "ts"))
+    return names
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_DECODERS: dict[type, tuple[tuple[str, Any, Any, Any], ...]] = {}
+
+
 def _decoders(cls: type) -> tuple[tuple[str, Any, Any, Any], ...]:
     """(field, how to read it back, its slot's setter, its default) per stored field,
     worked out once per class."""
+    known = _DECODERS.get(cls)
+    if known is not None:
+        return known
     out = []
     for f in dataclasses.fields(cls):
         if f.name in ("order_id", "ts"):
@@ -93,7 +101,8 @@ def _decoders(cls: type) -> tuple[tuple[str, Any, Any, Any], ...]:
         elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory
         out.append((f.name, decode, getattr(cls, f.name).__set__, default))
-    return tuple(out)
+    _DECODERS[cls] = tuple(out)
+    return _DECODERS[cls]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,5 +226,5 @@ def event_from_row(kind: str, order_id: str, ts: datetime, payload: dict[str, An
     return EVENT_TYPES[kind].from_payload(order_id, ts, payload)
 
 
-_SET_ORDER_ID = OrderEvent.order_id.__set__  # type: ignore[attr-defined]
-_SET_TS = OrderEvent.ts.__set__  # type: ignore[attr-defined]
+_SET_ORDER_ID = OrderEvent.__dict__["order_id"].__set__  # the slots' own setters
+_SET_TS = OrderEvent.__dict__["ts"].__set__

@@ -76,7 +76,7 @@ class OrderStore:
         and projecting each of their events only to take it out again is the bulk of a
         restart's work."""
         self._project_now = project
-        if type(entry) is ControlEvent:
+        if isinstance(entry, ControlEvent):
             # Controls that consumed an identifier (refused orders, mass cancels).
             self._seen_id(entry.payload.get("order_id"))
             self._seen_id(entry.payload.get("mass_cancel_id"))

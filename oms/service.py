@@ -16,6 +16,7 @@ stands on each do one job:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -212,7 +213,7 @@ class OrderService:
                                            ord_rej_reason=int(OrdRejReason.OTHER),
                                            check="restart"))
             if order.is_open:
-                self.queue.after_commit(lambda o=order: self._send_to_venue(o))
+                self.queue.after_commit(functools.partial(self._send_to_venue, order))
 
     def _pending_new(self) -> list[Order]:
         return [o for o in self.store.list_orders(status=[OrdStatus.PENDING_NEW.value])]
@@ -606,7 +607,7 @@ class OrderService:
                 continue
             if order.status is OrdStatus.PENDING_REPLACE:
                 # Let the venue answer the replace first; cancel what is left after.
-                self.queue.after_commit(lambda o=order: self.cancel_all_one(o, reason, by))
+                self.queue.after_commit(functools.partial(self.cancel_all_one, order, reason, by))
                 continue
             self.cancel_all_one(order, reason, by)
             canceled.append(order)

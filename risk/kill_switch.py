@@ -39,13 +39,14 @@ class KillSwitch:
     def apply(self, payload: dict[str, Any]) -> None:
         engaged = bool(payload["engaged"])
         account, session = payload.get("account"), payload.get("session")
-        target = self.accounts if account else self.sessions if session else None
-        if target is None:
+        key = account or session
+        target = self.accounts if account else self.sessions
+        if not key:
             self.firm = engaged
         elif engaged:
-            target.add(account or session)
+            target.add(key)
         else:
-            target.discard(account or session)
+            target.discard(key)
 
     def state(self) -> dict[str, Any]:
         return {"firm": self.firm, "accounts": sorted(self.accounts),
