@@ -10,8 +10,10 @@ Every entry gets its journal sequence number here, from the one writer, so
 an action knows which durable fact it reports (the outbox uses it).
 
 When the journal fails it stays failed: every waiter is woken with
-`JournalUnavailable`, and actions marked as answers (refusals that must not
-be left unsaid) run at once, so no client waits forever.
+`JournalUnavailable`, actions marked as answers (refusals that must not be
+left unsaid) run at once, and an action that cannot run gives its
+`otherwise` instead (an order that was never acknowledged is refused), so no
+client waits forever.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class CommitQueue:
         self.next_seq = next_seq  # the sequence number the next entry will get
         self.committed_seq = next_seq - 1  # everything up to here is durable
         self._pending: list[tuple[int, JournalEntry]] = []
-        self._actions: list[tuple[Callable[[], None], bool]] = []
+        self._actions: list[tuple[Callable[[], None], bool, Callable[[], None] | None]] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
@@ -74,16 +76,20 @@ class CommitQueue:
         self._wake.set()
         return seq
 
-    def after_commit(self, action: Callable[[], None], *, answer: bool = False) -> None:
+    def after_commit(self, action: Callable[[], None], *, answer: bool = False,
+                     otherwise: Callable[[], None] | None = None) -> None:
         """Run `action` once everything queued so far is durable.
 
         `answer`: it refuses or answers a request without reporting a new fact, so it
-        may be said even when the journal has failed (and must be: a client waits)."""
+        may be said even when the journal has failed (and must be: a client waits).
+        `otherwise`: what to say instead if the journal fails before the commit."""
         if self._failed is not None:
             if answer:
                 _run(action)
+            elif otherwise is not None:
+                _run(otherwise)
             return
-        self._actions.append((action, answer))
+        self._actions.append((action, answer, otherwise))
         self._wake.set()
 
     async def barrier(self) -> None:
@@ -126,20 +132,23 @@ class CommitQueue:
                 self.cursor_written = handed
                 if batch:
                     self.committed_seq = batch[-1][0]
-            for action, _ in actions:
+            for action, _, _ in actions:
                 _run(action)
             self.actions_done_seq = self.committed_seq
 
     def _fail(self, exc: BaseException, events: int,
-              actions: list[tuple[Callable[[], None], bool]]) -> None:
+              actions: list[tuple[Callable[[], None], bool, Callable[[], None] | None]]
+              ) -> None:
         self._failed = exc
         log.critical("journal append failed; refusing all further work", error=repr(exc),
                      events=events)
         # Nothing in this batch or after it is durable: its facts stay unsaid, but
         # answers are given and every waiter learns why instead of hanging.
-        for action, answer in actions:
+        for action, answer, otherwise in actions:
             if answer:
                 _run(action)
+            elif otherwise is not None:
+                _run(otherwise)
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(JournalUnavailable(str(exc)))

@@ -230,8 +230,34 @@ class OrderService:
         seq = self.queue.append(event)
         report = reports_for(order, event, seq)
         if report is not None:
-            self._report_after_commit(report)
+            self._report_after_commit(report, self._unsaid(order, event))
+        elif isinstance(event, OrderPendingCancel | OrderPendingReplace) and event.cl_ord_id:
+            self.queue.after_commit(_nothing, otherwise=self._unsaid(order, event))
         return order
+
+    def _unsaid(self, order: Order, event: OrderEvent) -> Callable[[], None] | None:
+        """What the client hears if the journal fails before `event` commits: a request
+        it made (a new order, a cancel, a replace) refused, since none reached a venue."""
+        fallback: Report
+        if isinstance(event, OrderAccepted):
+            fallback = refusal(
+                session=order.session, order_id=order.order_id, exec_id=f"{order.order_id}.J",
+                exec_type=ExecType.REJECTED, cl_ord_id=order.cl_ord_id, account=order.account,
+                symbol=order.symbol, side=order.side.value, ord_type=order.ord_type.value,
+                time_in_force=order.time_in_force.value, qty=order.qty, price=order.price,
+                stop_px=order.stop_px, ord_rej_reason=int(OrdRejReason.OTHER),
+                text=JOURNAL_DOWN)
+        elif isinstance(event, OrderPendingCancel | OrderPendingReplace) and event.cl_ord_id:
+            fallback = CancelReject(
+                session=order.session, cl_ord_id=event.cl_ord_id,
+                orig_cl_ord_id=order.cl_ord_id, order_id=order.order_id,
+                ord_status=order.previous_status or order.status,
+                response_to=(CxlRejResponseTo.CANCEL if isinstance(event, OrderPendingCancel)
+                             else CxlRejResponseTo.REPLACE).value,
+                cxl_rej_reason=int(CxlRejReason.OTHER), text=JOURNAL_DOWN, account=order.account)
+        else:
+            return None
+        return functools.partial(self._deliver, fallback)
 
     def _record_control(self, entry: ControlEvent) -> None:
         self.store.apply(entry)
@@ -240,11 +266,13 @@ class OrderService:
         if report is not None:
             self._report_after_commit(dataclasses.replace(report, seq=seq))
 
-    def _report_after_commit(self, report: Report) -> None:
+    def _report_after_commit(self, report: Report,
+                             otherwise: Callable[[], None] | None = None) -> None:
         # A refusal is an answer, sayable without the journal; a fill or an ack is not.
         answer = isinstance(report, CancelReject | MassCancelReport) or (
             report.exec_type is ExecType.REJECTED)
-        self.queue.after_commit(lambda: self._deliver(report), answer=answer)
+        self.queue.after_commit(functools.partial(self._deliver, report), answer=answer,
+                                otherwise=otherwise)
 
     def _handed_through(self) -> int:
         """The outbox cursor: reports up to here are in their sessions' hands."""
@@ -675,6 +703,10 @@ class OrderService:
                 self._record(OrderRejected(order_id=oid, ts=ts, reason=reason,
                                            ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
                                            check="venue"))
+
+
+def _nothing() -> None:
+    pass
 
 
 def _is_fix(session: str | None) -> bool:

@@ -32,13 +32,8 @@ class Recorder:
         self.mass_cancels: list[object] = []
 
     def execution_report(self, report: ExecutionReport) -> None:
-        # ExecID is "<order id>.<events applied>": that many events must already be journaled.
-        journaled = sum(
-            1 for _, e in self.journal.entries if getattr(e, "order_id", None) == report.order_id
-        )
-        parts = report.exec_id.split(".")
-        version = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0  # 0: no order
-        if journaled < version:
+        # A report names the journal entry it tells of: it must be committed already.
+        if report.seq > max((seq for seq, _ in self.journal.entries), default=0):
             self.violations.append(report.exec_id)
         self.reports.append(report)
 
@@ -85,6 +80,13 @@ def order(cl: str, side: str = "1", qty: str = "100", price: str | None = "170.0
     return SubmitOrder(**fields)
 
 
+async def stop(service: OrderService, rec: Recorder) -> None:
+    """Every scenario ends here: nothing was ever reported before it was durable."""
+    await settle(service)
+    assert rec.violations == []
+    await service.stop()
+
+
 async def settle(service: OrderService) -> None:
     for _ in range(5):
         await service.barrier()
@@ -106,29 +108,30 @@ def test_crossing_orders_fill_both_sides_and_update_positions():
         pos = {(p.account, p.symbol): p.qty for p in service.positions.all()}
         assert pos == {("ACC1", "AAPL"): 60, ("ACC2", "AAPL"): -60}
         assert rec.violations == []
-        await service.stop()
+        await stop(service, rec)
 
     asyncio.run(scenario())
 
 
 def test_reports_wait_for_the_journal_commit():
     async def scenario():
-        gate = asyncio.Event()
+        gate, writing = asyncio.Event(), asyncio.Event()
 
         class SlowJournal(InMemoryJournal):
             async def append(self, entries, **kw):
+                writing.set()
                 await gate.wait()
                 await super().append(entries, **kw)
 
         journal = SlowJournal()
         service, rec = await make(journal)
         service.submit(order("B1"))
-        await asyncio.sleep(0.05)
+        await writing.wait()  # the batch is at the database, not yet committed
         assert rec.reports == []  # accepted in memory, not yet durable: nothing said
         gate.set()
         await settle(service)
         assert [r.exec_type for r in rec.of("B1")] == [ExecType.NEW]
-        await service.stop()
+        await stop(service, rec)
 
     asyncio.run(scenario())
 
@@ -142,7 +145,7 @@ def test_group_commit_writes_a_burst_in_few_batches():
         await settle(service)
         assert len([r for r in rec.reports if r.exec_type is ExecType.NEW]) == 200
         assert journal.batches <= 3
-        await service.stop()
+        await stop(service, rec)
 
     asyncio.run(scenario())
 
@@ -198,7 +201,7 @@ def test_cancel_replace_status_and_their_refusals():
         )
         await settle(service)
         assert rec.rejects[-1].order_id == "NONE"
-        await service.stop()
+        await stop(service, rec)
 
     asyncio.run(scenario())
 
@@ -206,14 +209,14 @@ def test_cancel_replace_status_and_their_refusals():
 def test_restart_replays_the_journal_and_resumes_open_orders():
     async def scenario():
         journal = InMemoryJournal()
-        service, _ = await make(journal)
+        service, rec = await make(journal)
         service.submit(order("S1", side="2", qty="100", account="ACC2"))
         service.submit(order("B1", qty="40", price="171.00"))
         service.submit(order("B2", qty="10", price="150.00"))
         service.record_control("kill_switch", KillSwitch.event("ACC9", True, "ops"))
         await settle(service)
         before = {o.order_id: o.to_dict() for o in service.orders.values()}
-        await service.stop()
+        await stop(service, rec)
 
         desk2 = RiskDesk(limits=LimitsBook(Limits()),
                          rules=ComplianceRules(sell_short_action="remark"))
@@ -249,7 +252,7 @@ def test_kill_switch_cancels_working_orders_in_scope_and_refuses_new_ones():
         await settle(service)
         assert rec.of("B2")[-1].ord_status is OrdStatus.REJECTED
         assert "kill switch engaged for account ACC1" in rec.of("B2")[-1].text
-        await service.stop()
+        await stop(service, rec)
 
     asyncio.run(scenario())
 
@@ -266,7 +269,7 @@ def test_ioc_remainder_and_unsupported_codes():
         assert b1[-1].cum_qty == 30 and b1[-1].leaves_qty == 0
         b2 = rec.of("B2")[-1]
         assert b2.ord_status is OrdStatus.REJECTED and "Side(54)=7" in b2.text
-        await service.stop()
+        await stop(service, rec)
 
     asyncio.run(scenario())
 
@@ -281,11 +284,13 @@ def test_a_failed_journal_answers_waiters_and_refuses_new_orders():
         service.submit(order("B1"))
         with pytest.raises(JournalUnavailable):
             await asyncio.wait_for(service.barrier(), 2)  # answered, never hangs
-        assert rec.reports == []  # nothing was durable, so nothing was acknowledged
+        # Nothing was durable, so nothing was acknowledged: B1 hears it was refused.
+        (b1,) = rec.reports
+        assert b1.ord_status is OrdStatus.REJECTED and "journal unavailable" in b1.text
         service.submit(order("B2"))
         with pytest.raises(JournalUnavailable):
             await service.barrier()
-        (refused,) = rec.reports  # B2 is answered at once, without the journal
+        (refused,) = rec.reports[1:]  # B2 is answered at once, without the journal
         assert refused.cl_ord_id == "B2" and refused.ord_status is OrdStatus.REJECTED
         assert "journal unavailable" in refused.text
     asyncio.run(scenario())

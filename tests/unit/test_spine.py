@@ -18,7 +18,7 @@ from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, S
 from oms.enums import ExecType, OrdStatus
 from oms.journal import ControlEvent, InMemoryJournal, JournalReadError
 from oms.reports import CancelReject, ExecutionReport, MassCancelReport
-from oms.service import OrderService
+from oms.service import JournalUnavailable, OrderService
 from oms.universe import default_universe
 from oms.venue import VenueCanceled, VenueFill, VenueTriggered
 from risk import limits
@@ -208,18 +208,21 @@ def test_every_request_is_answered_when_the_journal_is_down():
         await oms.settle()
         journal.broken = True
         oms.submit("B2", price="160.00")
-        await asyncio.sleep(0.01)
+        with pytest.raises(JournalUnavailable):
+            await oms.service.barrier()  # the journal has failed: all below answer at once
         oms.service.status(StatusRequest(cl_ord_id="B1", session=SESSION))
         oms.service.mass_cancel(MassCancel(cl_ord_id="Q1", session=SESSION))
         oms.service.cancel(CancelOrder(cl_ord_id="X1", order_id=oid, session=SESSION))
         oms.service.handle(SubmitOrder(cl_ord_id="B3", account="ACC1", symbol="AAPL",
                                        side="1", ord_type="2", qty=D(1), price=D("160"),
                                        session=SESSION))
-        await asyncio.sleep(0.01)
         kinds = [(type(r).__name__, getattr(r, "cl_ord_id", "")) for r in oms.sink.reports]
         assert ("ExecutionReport", "B1") in kinds  # the status, said despite the journal
         assert ("MassCancelReport", "Q1") in kinds and ("CancelReject", "X1") in kinds
         assert ("ExecutionReport", "B3") in kinds
+        # B2 was accepted in memory but never durable: never acknowledged, refused instead.
+        (b2,) = oms.sink.ers("B2")
+        assert b2.ord_status is OrdStatus.REJECTED
         assert all("journal unavailable" in r.text for r in oms.sink.reports[1:])
     run(scenario())
 
@@ -238,7 +241,7 @@ def test_a_command_that_raises_is_answered():
         oms.service.handle(SubmitOrder(cl_ord_id="BUG", account="ACC1", symbol="AAPL",
                                        side="1", ord_type="2", qty=D(1), price=D("160"),
                                        session=SESSION))
-        await asyncio.sleep(0.01)
+        await oms.settle()
         (huge,) = oms.sink.ers("HUGE")
         assert huge.ord_status is OrdStatus.REJECTED and "OrderQty(38)" in huge.text
         (bug,) = oms.sink.ers("BUG")
