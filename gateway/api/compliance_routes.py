@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from compliance import lists
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
@@ -35,7 +35,7 @@ class LocateIn(BaseModel):
 
 class HaltIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    halted: bool
+    halted: StrictBool  # "yes" or 1 is a typo, not a halt
     reason: str = ""
 
 
