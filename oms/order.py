@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from oms.enums import OrdStatus, OrdType, Side, TimeInForce
 from oms.events import (
@@ -69,6 +70,10 @@ TRANSITIONS: dict[tuple[OrdStatus, str], OrdStatus | None] = {
     (S.CANCELED, "filled"): None,
     (S.EXPIRED, "filled"): None,
 }
+
+
+_REFUSED: Any = object()  # "no row in the table" (None is a row: resolved by its handler)
+_PENDING = frozenset({OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE})
 
 
 class InvalidTransition(Exception):
@@ -154,7 +159,7 @@ class Order:
 
     @property
     def is_pending_request(self) -> bool:
-        return self.status in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE)
+        return self.status in _PENDING
 
     def to_dict(self) -> dict[str, object]:
         """The order as the REST API shows it: snake_case FIX names, decimals as strings."""
@@ -184,19 +189,16 @@ class Order:
 
     def apply(self, event: OrderEvent) -> None:
         """Move the order by one event, or raise InvalidTransition and change nothing."""
-        key = (self.status, event.kind)
-        if key not in TRANSITIONS:
-            raise InvalidTransition(self.order_id, self.status, event.kind)
-        target = TRANSITIONS[key]
-        handler = getattr(self, "_on_" + event.kind, None)
+        kind = event.kind
+        target = TRANSITIONS.get((self.status, kind), _REFUSED)
+        if target is _REFUSED:
+            raise InvalidTransition(self.order_id, self.status, kind)
+        handler = _HANDLERS.get(kind)
         if handler is not None:
-            target = handler(event, target)
+            target = handler(self, event, target)
         if target is None:
-            raise InvalidTransition(self.order_id, self.status, event.kind)
-        if (
-            target in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE)
-            and not self.is_pending_request
-        ):
+            raise InvalidTransition(self.order_id, self.status, kind)
+        if target in _PENDING and self.status not in _PENDING:
             self.previous_status = self.status
         self.status = target
         self.updated = event.ts
@@ -288,6 +290,11 @@ class Order:
         self._clear_pending()
         self.previous_status = None
         return self._status_by_fill()
+
+
+# Each event kind's handler, looked up once (replay applies every event of the journal).
+_HANDLERS = {name.removeprefix("_on_"): fn for name, fn in vars(Order).items()
+             if name.startswith("_on_")}
 
 
 def _tidy(value: Decimal) -> Decimal:
