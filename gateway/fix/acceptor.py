@@ -4,15 +4,27 @@ quickfix calls back on its own threads. Callbacks only read the message into
 a command and hand it to the event loop that owns the OMS; they never touch
 OMS state. Any exception escaping a callback would end the process in the
 Python binding, so each one catches everything and answers with a reject.
+
+Inbound, text that cannot be journaled or echoed (a NUL, a byte that is not
+UTF-8) is refused here, with the reject a client expects naming the field.
+Outbound, every message of a session goes through that session's queue and
+sender thread (`_send`, then `_write`): quickfix writes to the socket while
+holding the session's lock, so a peer that does not read blocks only its own
+sender; one whose backlog stays past MaxOutboundBacklog while its socket takes
+nothing is disconnected as a slow consumer. New connections pass the logon gate
+(`gate.py`) first: every Logon gets an answer, and a connection that does not
+log on within LogonTimeout is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +33,32 @@ import structlog
 
 from gateway.config import Config, FixClientConfig
 from gateway.fix import mapping
-from gateway.fix.settings import build_settings
-from gateway.passwords import verify_password
+from gateway.fix.gate import LogonGate
+from gateway.fix.settings import LOGON_TIMEOUT, MAX_OUTBOUND_BACKLOG, build_settings
+from gateway.passwords import PasswordVerifier
 from oms.reports import CancelReject, ExecutionReport, MassCancelReport
 
 log = structlog.get_logger("fix")
 
-# BusinessRejectReason(380)
-_BMR_OTHER = "0"
-_BMR_UNSUPPORTED_MSG_TYPE = "3"
-_BMR_MISSING_FIELD = "5"
+SLOW_CONSUMER_S = 1.0
+_MSG_NAMES = {"8": "ExecutionReport", "9": "OrderCancelReject", "j": "BusinessMessageReject",
+              "r": "OrderMassCancelReport"}
+
+
+@dataclass
+class Outbound:
+    """One session's messages on their way to quickfix, in order."""
+
+    limit: int
+    queue: queue.SimpleQueue[tuple[str, mapping.Body] | None] = field(
+        default_factory=queue.SimpleQueue)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held while writing
+    thread: threading.Thread | None = None
+    native_id: int | None = None
+    over_since: float | None = None  # when the backlog went past the limit
+    writing_since: float | None = None  # when the write in progress began
+    dropping: bool = False
+    guard: threading.Lock = field(default_factory=threading.Lock)  # over_since, dropping
 
 
 @dataclass
@@ -39,8 +67,14 @@ class SessionState:
     key: str
     client: FixClientConfig
     begin_string: str  # cached: every call into the binding contends for the GIL
+    outbound: Outbound = field(default_factory=lambda: Outbound(MAX_OUTBOUND_BACKLOG))
     last_logon: str | None = None
     last_logout: str | None = None
+    last_logout_reason: str | None = None
+
+    @property
+    def password(self) -> str | None:
+        return self.client.password
 
 
 class FixAcceptor(fix.Application):  # type: ignore[misc]
@@ -56,12 +90,14 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         self.dispatch = dispatch
         self.clients = {c.comp_id: c for c in config.fix.clients}
         self.sessions: dict[str, SessionState] = {}
+        self.passwords = PasswordVerifier()
+        self.gate: LogonGate | None = None
         self._acceptor: Any = None
         self._settings: Any = None
-        self._outbox: queue.SimpleQueue[tuple[SessionState, str, list[tuple[int, str]]] | None]
-        self._outbox = queue.SimpleQueue()
-        self._sender_thread = threading.Thread(target=self._sender, name="fix-sender",
-                                               daemon=True)
+        self._started = False
+        # ExecIDs of refusals made here, which are no OMS fact: unique across restarts.
+        self._exec_prefix = f"B{int(time.time() * 1000):x}."
+        self._exec_seq = itertools.count(1)  # next() on it is atomic: any quickfix thread
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -70,13 +106,33 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         store = fix.FileStoreFactory(self._settings)
         logs = fix.FileLogFactory(self._settings)
         self._acceptor = fix.ThreadedSocketAcceptor(self, store, self._settings, logs)
-        self._sender_thread.start()
+        self._started = True
+        for state in self.sessions.values():
+            self._start_sender(state)
         self._acceptor.start()
+        defaults = self._settings.get()
+        self.gate = LogonGate(
+            port=self.config.fix.port,
+            sessions={(s.begin_string, s.session_id.getSenderCompID().getValue(),
+                       s.session_id.getTargetCompID().getValue()): s
+                      for s in self.sessions.values()},
+            verifier=self.passwords,
+            reserve_seq=self._reserve_seq,
+            logon_timeout=float(defaults.getString("LogonTimeout"))
+            if defaults.has("LogonTimeout") else float(LOGON_TIMEOUT),
+        )
+        self.gate.start()
 
     def stop(self) -> None:
-        if self._sender_thread.is_alive():
-            self._outbox.put(None)  # send what is queued, then stop
-            self._sender_thread.join(10)
+        if self.gate is not None:
+            self.gate.stop()
+        deadline = time.monotonic() + 10
+        for state in self.sessions.values():
+            state.outbound.queue.put(None)  # send what is queued, then stop
+        for state in self.sessions.values():
+            thread = state.outbound.thread
+            if thread is not None and thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
         if self._acceptor is not None:
             self._acceptor.stop(True)
             self._acceptor = None
@@ -97,6 +153,8 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
                     "next_target_seq_num": session.getExpectedTargetNum() if session else None,
                     "last_logon": s.last_logon,
                     "last_logout": s.last_logout,
+                    "last_logout_reason": s.last_logout_reason,
+                    "outbound_backlog": s.outbound.queue.qsize(),
                 }
             )
         return out
@@ -109,7 +167,13 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             client = self.clients.get(target) or FixClientConfig(comp_id=target)
             key = sessionID.toString()
             begin = sessionID.getBeginString().getValue()
-            self.sessions[key] = SessionState(sessionID, key, client, begin)
+            state = SessionState(sessionID, key, client, begin)
+            settings = self._settings.get(sessionID) if self._settings is not None else None
+            if settings is not None and settings.has("MaxOutboundBacklog"):
+                state.outbound.limit = settings.getInt("MaxOutboundBacklog")
+            self.sessions[key] = state
+            if self._started:
+                self._start_sender(state)
         except Exception:
             log.exception("onCreate failed")
 
@@ -118,6 +182,10 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             state = self.sessions.get(sessionID.toString())
             if state is not None:
                 state.last_logon = mapping.transact_time()
+                state.last_logout_reason = None
+                with state.outbound.guard:  # judged on this connection only
+                    state.outbound.dropping = False
+                    state.outbound.over_since = None
             log.info("fix logon", session=sessionID.toString())
         except Exception:
             log.exception("onLogon failed")
@@ -127,7 +195,8 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             state = self.sessions.get(sessionID.toString())
             if state is not None:
                 state.last_logout = mapping.transact_time()
-            log.info("fix logout", session=sessionID.toString())
+            log.info("fix logout", session=sessionID.toString(),
+                     reason=state.last_logout_reason if state else None)
         except Exception:
             log.exception("onLogout failed")
 
@@ -135,6 +204,8 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         pass
 
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
+        """The Logon's password, checked again where quickfix decides (the gate checked it
+        first, so the verdict is cached: no hashing on quickfix's thread)."""
         try:
             msg_type = message.getHeader().getField(35)
             if msg_type != "A":
@@ -144,11 +215,10 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             if expected is None:
                 return
             given = message.getField(554) if message.isSetField(554) else None
-            if given is None or not verify_password(given, expected):
-                log.warning("fix logon refused: bad password", session=sessionID.toString())
-                refusal = "logon refused: Password(554) missing or wrong"
-            else:
+            if given and self.passwords.verify(given, expected):
                 return
+            log.warning("fix logon refused: bad password", session=sessionID.toString())
+            refusal = "logon refused: Password(554) missing or wrong"
         except Exception:
             log.exception("fromAdmin failed")
             refusal = "logon refused: could not read the Logon message"
@@ -160,20 +230,21 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
     def fromApp(self, message: Any, sessionID: Any) -> None:
         key = sessionID.toString()
         msg_type = ""
+        fields: mapping.Fields = {}
         try:
             # One call into the binding, then plain Python: each getField would be a
             # call of its own, made while this quickfix thread holds the GIL.
-            fields = _fields(message.toString())
+            raw = message.toString()
+            fields = _fields(raw)
             msg_type = fields.get(35, "")
             build = mapping.INBOUND.get(msg_type)
             if build is None:
-                self._business_reject(
-                    sessionID,
-                    message,
-                    msg_type,
-                    _BMR_UNSUPPORTED_MSG_TYPE,
-                    f"unsupported MsgType(35)={msg_type}",
-                )
+                self._business_reject(key, fields, msg_type, mapping.BMR_UNSUPPORTED_MSG_TYPE,
+                                      f"unsupported MsgType(35)={msg_type}")
+                return
+            problem = mapping.bad_text(raw)
+            if problem is not None:
+                self._refuse(key, msg_type, fields, problem)
                 return
             if msg_type == "D":
                 state = self.sessions.get(key)
@@ -184,15 +255,34 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             else:
                 cmd = build(fields, key)
         except mapping.MappingError as exc:
-            self._business_reject(sessionID, message, msg_type, _BMR_MISSING_FIELD, str(exc))
+            self._business_reject(key, fields, msg_type, mapping.BMR_MISSING_FIELD, str(exc))
             return
         except Exception as exc:
             log.exception("fromApp failed", session=key)
-            self._business_reject(
-                sessionID, message, msg_type, _BMR_OTHER, f"message could not be processed: {exc}"
-            )
+            self._business_reject(key, fields, msg_type, mapping.BMR_OTHER,
+                                  f"message could not be processed: {exc}")
             return
         self.loop.call_soon_threadsafe(self.dispatch, cmd)
+
+    # -- refusals made here (quickfix threads) ---------------------------------------
+
+    def _refuse(self, key: str, msg_type: str, fields: mapping.Fields, text: str) -> None:
+        """Refuse at the boundary, with the reject this message type calls for."""
+        state = self.sessions.get(key)
+        if state is None:
+            return
+        out_type, body = mapping.boundary_reject(msg_type, fields, text, state.begin_string,
+                                                 f"{self._exec_prefix}{next(self._exec_seq)}")
+        self._send(state, out_type, body)
+        log.info("refused at the FIX boundary", session=key, msg_type=msg_type, text=text)
+
+    def _business_reject(self, key: str, fields: mapping.Fields, msg_type: str, reason: str,
+                         text: str) -> None:
+        state = self.sessions.get(key)
+        if state is None:
+            return
+        self._send(state, "j", mapping.business_reject(fields, msg_type, reason, text))
+        log.info("business reject", session=key, text=text)
 
     # -- outbound (event loop thread) ------------------------------------------------
 
@@ -217,44 +307,150 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             return
         self._send(state, "r", mapping.mass_cancel_report(report))
 
-    def _send(self, state: SessionState, msg_type: str, body: list[tuple[int, str]]) -> None:
-        self._outbox.put((state, msg_type, body))
+    # -- the one way out (any thread, then the session's sender thread) -----------------
 
-    def _sender(self) -> None:
+    def _send(self, state: SessionState, msg_type: str, body: mapping.Body) -> None:
+        """Queue a message for its session's sender thread; never blocks on the peer.
+
+        A session whose backlog stays past its MaxOutboundBacklog while its socket takes
+        nothing for SLOW_CONSUMER_S is a slow consumer (a burst that the peer reads away,
+        such as a kill switch's cancels, is not; nor is a backlog that goes to the store
+        while the session is logged out): it is disconnected, and what it had not read
+        stays in quickfix's store for the resend when it logs on again."""
+        out = state.outbound
+        out.queue.put((msg_type, body))
+        if out.queue.qsize() > out.limit and out.over_since is None:
+            with out.guard:
+                if out.over_since is not None or out.dropping:
+                    return
+                out.over_since = time.monotonic()
+            self._check_backlog_later(state, SLOW_CONSUMER_S)
+
+    def _start_sender(self, state: SessionState) -> None:
+        if state.outbound.thread is None:
+            state.outbound.thread = threading.Thread(
+                target=self._sender, args=(state,), name=f"fix-sender-{state.client.comp_id}",
+                daemon=True)
+            state.outbound.thread.start()
+
+    def _sender(self, state: SessionState) -> None:
         """Send in order, off the event loop: quickfix's store, log and socket writes run
         without the GIL, in parallel with the loop."""
-        while (item := self._outbox.get()) is not None:
-            state, msg_type, body = item
-            try:
-                begin = state.begin_string
-                raw = "".join(f"{tag}={value}\x01" for tag, value in body)
-                # Parsing one string is a single call into the binding; header, length
-                # and checksum are filled in by sendToTarget.
-                msg = fix.Message(f"8={begin}\x019=0\x0135={msg_type}\x01{raw}10=000\x01", False)
-                # Stored for resend even while the client is logged out.
-                fix.Session.sendToTarget(msg, state.session_id)
-            except Exception:
-                log.exception("sendToTarget failed", session=state.key, msg_type=msg_type)
+        out = state.outbound
+        out.native_id = threading.get_native_id()
+        while (item := out.queue.get()) is not None:
+            if out.dropping:
+                self._let_disconnect(state)
+            out.writing_since = time.monotonic()
+            with out.lock:
+                self._write(state, *item)
+            out.writing_since = None
+            if out.over_since is not None and out.queue.qsize() <= out.limit:
+                with out.guard:
+                    out.over_since = None
 
-    def _business_reject(
-        self, sessionID: Any, message: Any, msg_type: str, reason: str, text: str
-    ) -> None:
-        """BusinessMessageReject(j): the answer to an application message we cannot act on."""
+    def _write(self, state: SessionState, msg_type: str, body: mapping.Body) -> None:
+        """Hand one message to quickfix, which stores it for resend (even while the client
+        is logged out) and writes it to the session's socket. A message that cannot be
+        built is logged and answered otherwise, never dropped in silence."""
         try:
-            body = [
-                (45, message.getHeader().getField(34)),
-                (372, msg_type or "?"),
-                (380, reason),
-                (58, text),
-            ]
-            if message.isSetField(11):
-                body.insert(1, (379, message.getField(11)))
-            state = self.sessions.get(sessionID.toString())
-            if state is not None:
-                self._send(state, "j", body)
-            log.info("business reject", session=sessionID.toString(), text=text)
+            self._to_target(state, msg_type, mapping.render(body))
+            return
+        except Exception as exc:
+            log.exception("fix message could not be sent", session=state.key,
+                          msg_type=msg_type, body=repr(body)[:500])
+            problem = f"{type(exc).__name__}: {exc}"
+        name = _MSG_NAMES.get(msg_type, f"MsgType(35)={msg_type}")
+        fields = dict(body)
+        reject: mapping.Body = []
+        if fields.get(11):
+            reject.append((379, fields[11]))
+        reject += [(372, msg_type), (380, mapping.BMR_OTHER),
+                   (58, f"the {name} answering this could not be sent: {problem}")]
+        try:
+            self._to_target(state, "j", mapping.render(reject))
         except Exception:
-            log.exception("business reject failed")
+            log.exception("fix fallback reject could not be sent either", session=state.key)
+
+    def _to_target(self, state: SessionState, msg_type: str, raw: str) -> None:
+        # Parsing one string is a single call into the binding; header, length and
+        # checksum are filled in by sendToTarget.
+        msg = fix.Message(f"8={state.begin_string}\x019=0\x0135={msg_type}\x01{raw}10=000\x01",
+                          False)
+        fix.Session.sendToTarget(msg, state.session_id)
+
+    # -- slow consumers and sequence numbers -------------------------------------------------
+
+    def _check_backlog_later(self, state: SessionState, delay: float) -> None:
+        timer = threading.Timer(delay, self._check_backlog, (state,))
+        timer.daemon = True
+        timer.start()
+
+    def _check_backlog(self, state: SessionState) -> None:
+        out = state.outbound
+        with out.guard:
+            if out.over_since is None or out.dropping:
+                return
+            if out.queue.qsize() <= out.limit:
+                out.over_since = None
+                return
+            now = time.monotonic()
+            writing = out.writing_since
+            stuck = writing is not None and now - writing >= SLOW_CONSUMER_S
+            wait = out.over_since + SLOW_CONSUMER_S - now
+            drop = out.dropping = wait <= 0 and stuck
+        if drop:
+            self._slow_consumer(state)
+        else:  # still behind, but its socket takes what is written: look again
+            self._check_backlog_later(state, max(wait, SLOW_CONSUMER_S / 4))
+
+    def _slow_consumer(self, state: SessionState) -> None:
+        out = state.outbound
+        reason = (f"slow consumer: {out.queue.qsize()} messages not yet written to its socket "
+                  f"(MaxOutboundBacklog={out.limit}), which took nothing for "
+                  f"{SLOW_CONSUMER_S:g}s; disconnected")
+        state.last_logout_reason = reason
+        log.warning("fix slow consumer: disconnecting", session=state.key, reason=reason)
+
+        def drop() -> None:
+            gate = self.gate
+            tid = out.native_id
+            done = gate.drop(state.key, tid) if gate is not None else False
+            if not done:
+                log.error("fix slow consumer: its socket was not found, not disconnected",
+                          session=state.key)
+                time.sleep(1)
+                with out.guard:
+                    out.dropping = False  # try again at the next message
+                    out.over_since = None
+
+        threading.Thread(target=drop, name=f"fix-drop-{state.client.comp_id}",
+                         daemon=True).start()
+
+    def _let_disconnect(self, state: SessionState) -> None:
+        """Once a slow consumer's socket is cut, quickfix's reader must take the session's
+        lock to disconnect it: let it, rather than retake the lock at once to write on
+        into the dead socket (what follows is stored for the resend all the same)."""
+        session = fix.Session.lookupSession(state.session_id)
+        deadline = time.monotonic() + 2
+        while (state.outbound.dropping and session is not None and session.isLoggedOn()
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+
+    def _reserve_seq(self, state: Any) -> int:
+        """A MsgSeqNum for a message written outside quickfix (the gate's Logout to a
+        refused Logon), consumed as quickfix would: the session's next one, under the
+        sender's lock so no report takes it too."""
+        out = state.outbound
+        if not out.lock.acquire(timeout=1):
+            raise TimeoutError("the session's sender is busy")
+        try:
+            session = fix.Session.lookupSession(state.session_id)
+            seq = int(session.getExpectedSenderNum())
+            session.setNextSenderMsgSeqNum(seq + 1)
+            return seq
+        finally:
+            out.lock.release()
 
 
 def _fields(raw: str) -> dict[int, str]:

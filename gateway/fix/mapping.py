@@ -6,16 +6,27 @@ acceptor does the quickfix-specific reading and writing.
 
 from __future__ import annotations
 
+import functools
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
+import fix_specs
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
-from oms.enums import ExecType, OrdStatus
-from oms.reports import CancelReject, ExecutionReport, MassCancelReport
+from oms.enums import CxlRejReason, CxlRejResponseTo, ExecType, OrdRejReason, OrdStatus
+from oms.reports import CancelReject, ExecutionReport, MassCancelReport, refusal
+from oms.text import printable, text_problem
 
 Fields = dict[int, str]
+Body = list[tuple[int, str]]
 Command = SubmitOrder | CancelOrder | ReplaceOrder | StatusRequest | MassCancel
+
+# BusinessRejectReason(380)
+BMR_OTHER = "0"
+BMR_UNSUPPORTED_MSG_TYPE = "3"
+BMR_MISSING_FIELD = "5"
 
 
 class MappingError(ValueError):
@@ -94,6 +105,109 @@ def status_request(f: Fields, session: str) -> StatusRequest:
 def mass_cancel(f: Fields, session: str) -> MassCancel:
     return MassCancel(cl_ord_id=_req(f, 11, "ClOrdID"), session=session,
                       request_type=_req(f, 530, "MassCancelRequestType"), symbol=f.get(55))
+
+
+# -- text at the boundary ------------------------------------------------------------------
+
+
+@functools.cache
+def _field_names() -> dict[int, str]:
+    names: dict[int, str] = {}
+    spec_dir = Path(fix_specs.__file__).parent
+    for dictionary in ("FIX42.xml", "FIX44.xml"):  # 4.4's name wins where they differ
+        fields = ET.parse(spec_dir / dictionary).getroot().find("fields")
+        for field in fields if fields is not None else ():
+            number, name = field.get("number"), field.get("name")
+            if number and name:
+                names[int(number)] = name
+    return names
+
+
+def field_name(tag: int) -> str:
+    """`ClOrdID(11)`: how Text(58) names a field."""
+    name = _field_names().get(tag)
+    return f"{name}({tag})" if name else f"tag {tag}"
+
+
+def bad_text(raw: str) -> str | None:
+    """Why a message (as quickfix's toString gives it) cannot be taken in, naming the
+    first field whose value holds a NUL or a byte that is not UTF-8 (a lone surrogate
+    after quickfix's decoding): such text can be neither journaled nor echoed. The
+    rule is `oms.text`'s, applied once to the whole message and field by field only
+    when that finds something."""
+    if text_problem(raw, "") is None:
+        return None
+    for part in raw.split("\x01"):
+        tag, eq, value = part.partition("=")
+        if eq and tag.isdigit():
+            problem = text_problem(value, field_name(int(tag)))
+            if problem is not None:
+                return problem
+    return text_problem(raw, "the message")
+
+
+_ECHO_QTY_BELOW = Decimal(10) ** 15
+
+
+def boundary_reject(msg_type: str, f: Fields, text: str, begin_string: str,
+                    exec_id: str) -> tuple[str, Body]:
+    """The answer a client expects to an application message refused before it reaches
+    the OMS: an ExecutionReport Rejected for an order, an OrderCancelReject for a
+    cancel or replace, an OrderMassCancelReport for a mass cancel, otherwise a
+    BusinessMessageReject. Everything echoed is made printable."""
+    def echo(tag: int, default: str = "") -> str:
+        return printable(f.get(tag) or default)
+
+    if msg_type == "D":
+        qty = f.get(38, "")
+        try:
+            order_qty = Decimal(qty) if qty else Decimal(0)
+        except InvalidOperation:
+            order_qty = Decimal(0)
+        if not order_qty.is_finite() or not 0 <= order_qty < _ECHO_QTY_BELOW:
+            order_qty = Decimal(0)  # "1e999999" would echo as a million digits
+        report = refusal(session=None, order_id="NONE", exec_id=exec_id,
+                         exec_type=ExecType.REJECTED, cl_ord_id=echo(11), account=echo(1),
+                         symbol=echo(55), side=echo(54, "1"), ord_type=echo(40),
+                         time_in_force=echo(59), qty=order_qty,
+                         ord_rej_reason=int(OrdRejReason.OTHER), text=text)
+        return "8", execution_report(report, begin_string)
+    if msg_type in ("F", "G"):
+        response_to = CxlRejResponseTo.CANCEL if msg_type == "F" else CxlRejResponseTo.REPLACE
+        reject = CancelReject(session=None, cl_ord_id=echo(11), orig_cl_ord_id=echo(41, "NONE"),
+                              order_id=echo(37, "NONE"), ord_status=OrdStatus.REJECTED,
+                              response_to=response_to.value,
+                              cxl_rej_reason=int(CxlRejReason.OTHER), text=text,
+                              account=echo(1))
+        return "9", cancel_reject(reject)
+    if msg_type == "q":
+        report = MassCancelReport(None, echo(11), "NONE", echo(530, "7"), False, 0, text)
+        return "r", mass_cancel_report(report)
+    return "j", business_reject(f, msg_type, BMR_OTHER, text)
+
+
+def business_reject(f: Fields, msg_type: str, reason: str, text: str) -> Body:
+    """BusinessMessageReject(j) body: the answer to an application message we cannot act on."""
+    body: Body = [(45, f.get(34, "0"))]
+    if f.get(11):
+        body.append((379, printable(f[11])))
+    body += [(372, printable(msg_type) or "?"), (380, reason), (58, text)]
+    return body
+
+
+def render(body: Body) -> str:
+    """A body as FIX text, `tag=value<SOH>` per field. Any value that could not be sent
+    (a NUL, a lone surrogate: the binding cannot encode it) or that would break the
+    framing (an SOH) is made printable, so every answer can be sent whatever the
+    client sent."""
+    raw = "".join(f"{tag}={value}\x01" for tag, value in body)
+    if raw.count("\x01") == len(body) and text_problem(raw, "") is None:
+        return raw
+    return "".join(f"{tag}={_sendable(value)}\x01" for tag, value in body)
+
+
+def _sendable(value: object) -> str:
+    return printable(str(value)).replace("\x01", "\ufffd")
 
 
 INBOUND: dict[str, Callable[..., Command]] = {

@@ -3,6 +3,17 @@
 The file is what quickfix reads, so an operator can see exactly which settings
 a session runs with. `[fix.settings]` (all sessions) and each client's
 `settings` table pass through unchanged, overriding the defaults below.
+
+Two keys are read by fixgate as well as quickfix:
+
+- `LogonTimeout` (seconds, quickfix's own key, which it applies to initiators
+  only): a new connection must send its Logon, and be logged on, within it, or
+  it is closed (see `gate.py`). [DEFAULT] value.
+- `MaxOutboundBacklog` (messages, fixgate's): messages queued for one session
+  and not yet written to its socket. A backlog past it for a second is a slow
+  consumer: the session is disconnected (its unread reports stay in the store
+  for the resend at its next logon), so a peer that stops reading holds neither
+  memory nor anyone else's reports. Per session.
 """
 
 from __future__ import annotations
@@ -18,6 +29,9 @@ from gateway.config import Config
 SPEC_DIR = Path(fix_specs.__file__).parent
 DICTIONARIES = {"FIX.4.4": "FIX44.xml", "FIX.4.2": "FIX42.xml"}
 
+LOGON_TIMEOUT = 10
+MAX_OUTBOUND_BACKLOG = 10_000
+
 DEFAULTS = {
     "ConnectionType": "acceptor",
     "StartTime": "00:00:00",
@@ -30,6 +44,8 @@ DEFAULTS = {
     "ResetOnLogon": "N",
     "PersistMessages": "Y",
     "SocketNodelay": "Y",  # an ExecutionReport must not wait for Nagle
+    "LogonTimeout": str(LOGON_TIMEOUT),
+    "MaxOutboundBacklog": str(MAX_OUTBOUND_BACKLOG),
 }
 
 
