@@ -19,6 +19,7 @@ log on within LogonTimeout is closed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import queue
 import threading
@@ -50,7 +51,7 @@ class Outbound:
     """One session's messages on their way to quickfix, in order."""
 
     limit: int
-    queue: queue.SimpleQueue[tuple[str, mapping.Body] | None] = field(
+    queue: queue.SimpleQueue[tuple[str, mapping.Body, int] | None] = field(
         default_factory=queue.SimpleQueue)
     lock: threading.Lock = field(default_factory=threading.Lock)  # held while writing
     thread: threading.Thread | None = None
@@ -77,7 +78,7 @@ class SessionState:
         return self.client.password
 
 
-class FixAcceptor(fix.Application):  # type: ignore[misc]
+class FixAcceptor(fix.Application):
     def __init__(
         self,
         config: Config,
@@ -98,10 +99,17 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         # ExecIDs of refusals made here, which are no OMS fact: unique across restarts.
         self._exec_prefix = f"B{int(time.time() * 1000):x}."
         self._exec_seq = itertools.count(1)  # next() on it is atomic: any quickfix thread
+        # The outbox: journal sequence numbers of reports queued but not yet handed to
+        # quickfix (which stores what it is handed, for resend, before writing it).
+        self._unhanded: collections.Counter[int] = collections.Counter()
+        self._unhanded_lock = threading.Lock()
+        self._data_dir: Path | None = None
+        self._stored: dict[str, set[tuple[str, str]]] = {}  # session -> (MsgType, id) held
 
     # -- lifecycle -----------------------------------------------------------
 
     def start(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
         self._settings = build_settings(self.config, data_dir)
         store = fix.FileStoreFactory(self._settings)
         logs = fix.FileLogFactory(self._settings)
@@ -291,25 +299,67 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
 
     def execution_report(self, report: ExecutionReport) -> None:
         state = self._session_for(report.session)
-        if state is None:
+        if state is None or self._already_sent(state, report, "8", report.exec_id):
             return
-        self._send(state, "8", mapping.execution_report(report, state.begin_string))
+        self._send(state, "8", mapping.execution_report(report, state.begin_string),
+                   report.seq, report.poss_resend)
 
     def cancel_reject(self, reject: CancelReject) -> None:
         state = self._session_for(reject.session)
-        if state is None:
+        if state is None or self._already_sent(state, reject, "9", reject.cl_ord_id):
             return
-        self._send(state, "9", mapping.cancel_reject(reject))
+        self._send(state, "9", mapping.cancel_reject(reject), reject.seq, reject.poss_resend)
 
     def mass_cancel_report(self, report: MassCancelReport) -> None:
         state = self._session_for(report.session)
-        if state is None:
+        if state is None or self._already_sent(state, report, "r", report.cl_ord_id):
             return
-        self._send(state, "r", mapping.mass_cancel_report(report))
+        self._send(state, "r", mapping.mass_cancel_report(report), report.seq,
+                   report.poss_resend)
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def handed_through(self, done: int) -> int:
+        """The highest journal sequence number up to which every report queued here has
+        been handed to quickfix (`done`: every report up to it has been queued)."""
+        with self._unhanded_lock:
+            if self._unhanded:
+                return min(done, min(self._unhanded) - 1)
+        return done
+
+    def _already_sent(self, state: SessionState, report: Any, msg_type: str, ref: str) -> bool:
+        """A report re-sent after a restart (the outbox) that the session's store already
+        holds reached quickfix before the crash: the client has it, or gets it by resend."""
+        if not report.poss_resend:
+            return False
+        held = self._stored.get(state.key)
+        if held is None:
+            held = self._stored[state.key] = self._read_store(state)
+        return (msg_type, ref) in held
+
+    def _read_store(self, state: SessionState) -> set[tuple[str, str]]:
+        """(MsgType, ExecID or ClOrdID) of every message in the session's FileStore."""
+        if self._data_dir is None:
+            return set()
+        sid = state.session_id
+        name = (f"{state.begin_string}-{sid.getSenderCompID().getValue()}-"
+                f"{sid.getTargetCompID().getValue()}.body")
+        try:
+            data = (self._data_dir / "fix" / "store" / name).read_bytes()
+        except OSError:
+            return set()
+        held = set()
+        for raw in data.split(b"\x018=FIX"):
+            fields = dict(f.partition(b"=")[::2] for f in raw.split(b"\x01"))
+            kind = fields.get(b"35", b"").decode(errors="replace")
+            ref = fields.get(b"17" if kind == "8" else b"11", b"")
+            held.add((kind, ref.decode(errors="replace")))
+        return held
 
     # -- the one way out (any thread, then the session's sender thread) -----------------
 
-    def _send(self, state: SessionState, msg_type: str, body: mapping.Body) -> None:
+    def _send(self, state: SessionState, msg_type: str, body: mapping.Body, seq: int = 0,
+              poss_resend: bool = False) -> None:
         """Queue a message for its session's sender thread; never blocks on the peer.
 
         A session whose backlog stays past its MaxOutboundBacklog while its socket takes
@@ -318,7 +368,12 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
         while the session is logged out): it is disconnected, and what it had not read
         stays in quickfix's store for the resend when it logs on again."""
         out = state.outbound
-        out.queue.put((msg_type, body))
+        if poss_resend:
+            body = [(97, "Y"), *body]  # a header field, first after MsgType: in order
+        if seq:
+            with self._unhanded_lock:
+                self._unhanded[seq] += 1
+        out.queue.put((msg_type, body, seq))
         if out.queue.qsize() > out.limit and out.over_since is None:
             with out.guard:
                 if out.over_since is not None or out.dropping:
@@ -342,9 +397,17 @@ class FixAcceptor(fix.Application):  # type: ignore[misc]
             if out.dropping:
                 self._let_disconnect(state)
             out.writing_since = time.monotonic()
+            msg_type, body, seq = item
             with out.lock:
-                self._write(state, *item)
+                self._write(state, msg_type, body)
             out.writing_since = None
+            if seq:
+                with self._unhanded_lock:
+                    left = self._unhanded[seq] - 1
+                    if left:
+                        self._unhanded[seq] = left
+                    else:
+                        del self._unhanded[seq]
             if out.over_since is not None and out.queue.qsize() <= out.limit:
                 with out.guard:
                     out.over_since = None

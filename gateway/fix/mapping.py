@@ -181,8 +181,8 @@ def boundary_reject(msg_type: str, f: Fields, text: str, begin_string: str,
                               account=echo(1))
         return "9", cancel_reject(reject)
     if msg_type == "q":
-        report = MassCancelReport(None, echo(11), "NONE", echo(530, "7"), False, 0, text)
-        return "r", mass_cancel_report(report)
+        mass = MassCancelReport(None, echo(11), "NONE", echo(530, "7"), False, 0, text)
+        return "r", mass_cancel_report(mass)
     return "j", business_reject(f, msg_type, BMR_OTHER, text)
 
 

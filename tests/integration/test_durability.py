@@ -4,7 +4,9 @@ sequence numbers continue, and a client that missed reports gets them by resend.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -135,3 +137,54 @@ def test_reports_missed_while_logged_out_arrive_by_resend(server):
         await back.logout()
 
     run(scenario())
+
+
+def test_after_kill9_the_client_learns_every_durable_fact_once_per_exec_id(fresh_server):
+    """Fills booked just before a crash reach the client after the restart: by FIX resend
+    of what was sent, and by the outbox (PossResend) of what was committed but not yet
+    handed to the session. No ExecID arrives twice unless marked as a possible repeat."""
+    server = fresh_server
+    seen: dict[str, list[dict[int, str]]] = {}
+    state: dict[str, int] = {}
+
+    def note(msg: Any) -> None:
+        if msg.get(35) == "8" and msg.get(150) in ("0", "F"):
+            seen.setdefault(msg[17], []).append(dict(msg.fields))
+
+    async def burst():
+        c = await logon(server)
+        for i in range(200):
+            c.new_order(f"K{i}", "AAPL", "1", 1, ord_type="2", price=BUY_MARKETABLE)
+        while len(seen) < 80:
+            note(await c.next_message(timeout=10))
+        server.kill9()
+        with contextlib.suppress(TimeoutError, ConnectionError, EOFError):
+            while True:
+                note(await c.next_message(timeout=1))
+        state["out_seq"], state["in_seq"] = c.next_out_seq, c.last_in_seq
+
+    run(burst())
+    server.start()
+
+    async def after():
+        c = await open_session("127.0.0.1", server.fix_port, "CLIENT1", "FIXGATE",
+                               password=CLIENT1_PASSWORD, reset_seq=False,
+                               seq_num=state["out_seq"])
+        c.send([(35, "2"), (7, str(state["in_seq"] + 1)), (16, "0")])
+        with contextlib.suppress(TimeoutError):
+            while True:
+                note(await c.next_message(timeout=2))
+        await c.logout()
+
+    run(after())
+    durable: set[str] = set()
+    for order in server.get("/orders").json():
+        if order["cl_ord_id"].startswith("K") and order["status"] != "8":
+            durable.add(f"{order['order_id']}.2")  # its New
+            detail = server.get(f"/orders/{order['order_id']}").json()
+            durable |= {f["exec_id"] for f in detail["fills"]}
+    missing = durable - set(seen)
+    assert not missing, f"durable facts the client never heard of: {sorted(missing)[:5]}"
+    for exec_id, copies in seen.items():
+        plain = [m for m in copies if m.get(43) != "Y" and m.get(97) != "Y"]
+        assert len(plain) <= 1, f"{exec_id} sent twice as new"
