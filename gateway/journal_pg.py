@@ -3,6 +3,7 @@ the OMS, with the outbox cursor written by the same statement."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,14 +18,19 @@ from oms.text import printable
 log = structlog.get_logger("journal")
 CONTROL_STREAM = "control"
 
-# The cursor rides on the INSERT: no extra round trip per batch.
 _INSERT = """
-WITH cursor AS (
-    UPDATE outbox SET handed_seq = GREATEST(handed_seq, $6) WHERE id = 1 AND $6 > handed_seq
-)
 INSERT INTO journal (seq, ts, stream, kind, payload)
 SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[])
 """
+# The outbox cursor rides on an INSERT (no extra round trip), a few times a second: a
+# cursor that lags only means a few more reports checked against the FIX store at start.
+_INSERT_AND_CURSOR = """
+WITH cursor AS (
+    UPDATE outbox SET handed_seq = GREATEST(handed_seq, $6) WHERE id = 1 AND $6 > handed_seq
+)
+""" + _INSERT
+_CURSOR = "UPDATE outbox SET handed_seq = $1 WHERE id = 1 AND $1 > handed_seq"
+CURSOR_EVERY_S = 0.2
 
 
 class PostgresJournal:
@@ -33,19 +39,33 @@ class PostgresJournal:
         # The OMS has one writer, so it keeps one connection: a pool release
         # would cost a reset round trip per batch.
         self._writer: asyncpg.Connection | None = None
+        self._cursor = (0, 0)  # (handed_through last passed, last written)
+        self._cursor_at = 0.0
 
     async def close(self) -> None:
         if self._writer is not None:
+            handed, written = self._cursor
+            if handed > written:
+                await self._writer.execute(_CURSOR, handed)
             await self.pool.release(self._writer)
             self._writer = None
+
+    def _cursor_due(self, handed: int) -> bool:
+        written = self._cursor[1]
+        self._cursor = (handed, written)
+        now = time.monotonic()
+        if handed <= written or now - self._cursor_at < CURSOR_EVERY_S:
+            return False
+        self._cursor, self._cursor_at = (handed, handed), now
+        return True
 
     async def append(self, batch: Sequence[Numbered], *, handed_through: int = 0) -> None:
         if self._writer is None:
             self._writer = await self.pool.acquire()
+        cursor = self._cursor_due(handed_through)
         if not batch:
-            await self._writer.execute(
-                "UPDATE outbox SET handed_seq = $1 WHERE id = 1 AND $1 > handed_seq",
-                handed_through)
+            if cursor:
+                await self._writer.execute(_CURSOR, handed_through)
             return
         seqs, ts, streams, kinds, payloads = [], [], [], [], []
         for seq, e in batch:
@@ -58,17 +78,17 @@ class PostgresJournal:
             else:
                 streams.append(e.order_id)
                 payloads.append(_dumps(e.to_payload()))
+        sql, args = (_INSERT_AND_CURSOR, (handed_through,)) if cursor else (_INSERT, ())
         try:
-            await self._writer.execute(_INSERT, seqs, ts, streams, kinds, payloads,
-                                       handed_through)
+            await self._writer.execute(sql, seqs, ts, streams, kinds, payloads, *args)
         except asyncpg.DataError as exc:
             # Text the boundaries should have refused (a NUL): store it made safe rather
             # than let one event take the journal down for everyone.
             log.critical("journal refused a batch's text; storing it sanitised",
                          error=repr(exc), first_seq=seqs[0])
             clean = [_dumps(_sanitise(orjson.loads(p))) for p in payloads]
-            await self._writer.execute(_INSERT, seqs, ts, [printable(s) for s in streams],
-                                       kinds, clean, handed_through)
+            await self._writer.execute(sql, seqs, ts, [printable(s) for s in streams],
+                                       kinds, clean, *args)
 
     async def handed_through(self) -> int:
         async with self.pool.acquire() as conn:

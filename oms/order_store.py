@@ -66,7 +66,8 @@ class OrderStore:
 
     # -- the one apply path ------------------------------------------------------------
 
-    def apply(self, entry: JournalEntry, *, project: bool = True) -> Order | None:
+    def apply(self, entry: JournalEntry, *, project: bool = True,
+              order: Order | None = None) -> Order | None:
         """Apply one event, live or replayed; raises InvalidTransition and changes nothing
         when the order's state table refuses it.
 
@@ -74,7 +75,8 @@ class OrderStore:
         working indices) to `project_deferred`, which runs the same projection once per
         order on its final state instead of once per event: most replayed orders are done,
         and projecting each of their events only to take it out again is the bulk of a
-        restart's work."""
+        restart's work. `order`: for an OrderSubmitted, the order the caller already built
+        from it with `Order.from_submitted` (to vet it), adopted rather than built twice."""
         self._project_now = project
         if isinstance(entry, ControlEvent):
             # Controls that consumed an identifier (refused orders, mass cancels).
@@ -83,7 +85,7 @@ class OrderStore:
             return None
         kind = entry.kind  # dispatch on the kind: replay runs this for every event
         if kind == "submitted":
-            order = Order.from_submitted(cast(OrderSubmitted, entry))
+            order = order or Order.from_submitted(cast(OrderSubmitted, entry))
             self.orders[order.order_id] = order
             self._claim(order.session, order.cl_ord_id, order.order_id)
             self._seen_id(order.order_id)

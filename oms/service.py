@@ -223,19 +223,23 @@ class OrderService:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def _record(self, event: OrderEvent) -> Order:
-        """Apply an event, queue it for the journal, and its report for after the commit."""
-        order = self.store.apply(event)
+    def _record(self, event: OrderEvent, order: Order | None = None) -> Order:
+        """Apply an event, queue it for the journal, and its report for after the commit.
+        `order`: for an OrderSubmitted, the order already built from it (vetted)."""
+        order = self.store.apply(event, order=order)
         assert order is not None
         seq = self.queue.append(event)
         report = reports_for(order, event, seq)
         if report is not None:
-            self._report_after_commit(report, self._unsaid(order, event))
+            unsaid = (functools.partial(self._say_unsaid, order, event)
+                      if isinstance(event, OrderAccepted) else None)
+            self._report_after_commit(report, unsaid)
         elif isinstance(event, OrderPendingCancel | OrderPendingReplace) and event.cl_ord_id:
-            self.queue.after_commit(_nothing, otherwise=self._unsaid(order, event))
+            self.queue.after_commit(_nothing, otherwise=functools.partial(
+                self._say_unsaid, order, event))
         return order
 
-    def _unsaid(self, order: Order, event: OrderEvent) -> Callable[[], None] | None:
+    def _say_unsaid(self, order: Order, event: OrderEvent) -> None:
         """What the client hears if the journal fails before `event` commits: a request
         it made (a new order, a cancel, a replace) refused, since none reached a venue."""
         fallback: Report
@@ -256,8 +260,8 @@ class OrderService:
                              else CxlRejResponseTo.REPLACE).value,
                 cxl_rej_reason=int(CxlRejReason.OTHER), text=JOURNAL_DOWN, account=order.account)
         else:
-            return None
-        return functools.partial(self._deliver, fallback)
+            return
+        self._deliver(fallback)
 
     def _record_control(self, entry: ControlEvent) -> None:
         self.store.apply(entry)
@@ -386,11 +390,13 @@ class OrderService:
             symbol=cmd.symbol, side=codes.side, ord_type=codes.ord_type,
             time_in_force=codes.time_in_force, qty=cmd.qty, price=cmd.price,
             stop_px=cmd.stop_px, session=cmd.session, venue=cmd.venue or self.default_venue)
-        denial, approval = self.gates.vet_new(Order.from_submitted(submitted))
+        vetted = Order.from_submitted(submitted)
+        denial, approval = self.gates.vet_new(vetted)
         if denial is None and approval.side is not None:
             # Re-marked by compliance (a Sell that would go short): journal what works.
             submitted = dataclasses.replace(submitted, side=approval.side)
-        order = self._record(submitted)
+            vetted.side = approval.side
+        order = self._record(submitted, vetted)
         if self.queue.failed is not None:
             denial = Denial("journal", JOURNAL_DOWN)
         if denial is not None:

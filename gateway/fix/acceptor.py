@@ -51,8 +51,11 @@ class Outbound:
     """One session's messages on their way to quickfix, in order."""
 
     limit: int
-    queue: queue.SimpleQueue[tuple[str, mapping.Body, int] | None] = field(
+    # Lists of (MsgType, body, journal seq): what one turn of the event loop produced
+    # for the session goes over as one item, so its sender wakes once, not per message.
+    queue: queue.SimpleQueue[list[tuple[str, mapping.Body, int]] | None] = field(
         default_factory=queue.SimpleQueue)
+    backlog: int = 0  # messages queued and not yet handed to quickfix
     lock: threading.Lock = field(default_factory=threading.Lock)  # held while writing
     thread: threading.Thread | None = None
     native_id: int | None = None
@@ -104,6 +107,8 @@ class FixAcceptor(fix.Application):
         self._unhanded: collections.Counter[int] = collections.Counter()
         self._unhanded_lock = threading.Lock()
         self._data_dir: Path | None = None
+        self._loop_thread = threading.get_ident()  # built on the event loop's thread
+        self._buffered: dict[str, tuple[SessionState, list[tuple[str, mapping.Body, int]]]] = {}
         self._stored: dict[str, set[tuple[str, str]]] = {}  # session -> (MsgType, id) held
 
     # -- lifecycle -----------------------------------------------------------
@@ -162,7 +167,7 @@ class FixAcceptor(fix.Application):
                     "last_logon": s.last_logon,
                     "last_logout": s.last_logout,
                     "last_logout_reason": s.last_logout_reason,
-                    "outbound_backlog": s.outbound.queue.qsize(),
+                    "outbound_backlog": s.outbound.backlog,
                 }
             )
         return out
@@ -367,14 +372,33 @@ class FixAcceptor(fix.Application):
         such as a kill switch's cancels, is not; nor is a backlog that goes to the store
         while the session is logged out): it is disconnected, and what it had not read
         stays in quickfix's store for the resend when it logs on again."""
-        out = state.outbound
         if poss_resend:
             body = [(97, "Y"), *body]  # a header field, first after MsgType: in order
         if seq:
             with self._unhanded_lock:
                 self._unhanded[seq] += 1
-        out.queue.put((msg_type, body, seq))
-        if out.queue.qsize() > out.limit and out.over_since is None:
+        if threading.get_ident() != self._loop_thread:
+            self._enqueue(state, [(msg_type, body, seq)])  # a quickfix thread's refusal
+            return
+        if not self._buffered:
+            self.loop.call_soon(self._flush_buffered)  # after this turn's other reports
+        buffered = self._buffered.get(state.key)
+        if buffered is None:
+            self._buffered[state.key] = (state, [(msg_type, body, seq)])
+        else:
+            buffered[1].append((msg_type, body, seq))
+
+    def _flush_buffered(self) -> None:
+        buffered, self._buffered = self._buffered, {}
+        for state, items in buffered.values():
+            self._enqueue(state, items)
+
+    def _enqueue(self, state: SessionState, items: list[tuple[str, mapping.Body, int]]) -> None:
+        out = state.outbound
+        with out.guard:
+            out.backlog += len(items)
+        out.queue.put(items)
+        if out.backlog > out.limit and out.over_since is None:
             with out.guard:
                 if out.over_since is not None or out.dropping:
                     return
@@ -393,24 +417,31 @@ class FixAcceptor(fix.Application):
         without the GIL, in parallel with the loop."""
         out = state.outbound
         out.native_id = threading.get_native_id()
-        while (item := out.queue.get()) is not None:
-            if out.dropping:
-                self._let_disconnect(state)
-            out.writing_since = time.monotonic()
-            msg_type, body, seq = item
-            with out.lock:
-                self._write(state, msg_type, body)
-            out.writing_since = None
-            if seq:
-                with self._unhanded_lock:
-                    left = self._unhanded[seq] - 1
-                    if left:
-                        self._unhanded[seq] = left
-                    else:
-                        del self._unhanded[seq]
-            if out.over_since is not None and out.queue.qsize() <= out.limit:
-                with out.guard:
-                    out.over_since = None
+        while (items := out.queue.get()) is not None:
+            for msg_type, body, seq in items:
+                self._send_one(state, msg_type, body, seq)
+
+    def _send_one(self, state: SessionState, msg_type: str, body: mapping.Body,
+                  seq: int) -> None:
+        out = state.outbound
+        if out.dropping:
+            self._let_disconnect(state)
+        out.writing_since = time.monotonic()
+        with out.lock:
+            self._write(state, msg_type, body)
+        out.writing_since = None
+        with out.guard:
+            out.backlog -= 1
+        if seq:
+            with self._unhanded_lock:
+                left = self._unhanded[seq] - 1
+                if left:
+                    self._unhanded[seq] = left
+                else:
+                    del self._unhanded[seq]
+        if out.over_since is not None and out.backlog <= out.limit:
+            with out.guard:
+                out.over_since = None
 
     def _write(self, state: SessionState, msg_type: str, body: mapping.Body) -> None:
         """Hand one message to quickfix, which stores it for resend (even while the client
@@ -454,7 +485,7 @@ class FixAcceptor(fix.Application):
         with out.guard:
             if out.over_since is None or out.dropping:
                 return
-            if out.queue.qsize() <= out.limit:
+            if out.backlog <= out.limit:
                 out.over_since = None
                 return
             now = time.monotonic()
@@ -469,7 +500,7 @@ class FixAcceptor(fix.Application):
 
     def _slow_consumer(self, state: SessionState) -> None:
         out = state.outbound
-        reason = (f"slow consumer: {out.queue.qsize()} messages not yet written to its socket "
+        reason = (f"slow consumer: {out.backlog} messages not yet written to its socket "
                   f"(MaxOutboundBacklog={out.limit}), which took nothing for "
                   f"{SLOW_CONSUMER_S:g}s; disconnected")
         state.last_logout_reason = reason
