@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,21 @@ from gateway.bench import Workload, bench_config, run_load
 from gateway.launcher import ServerProcess
 
 
-def _runtime(api: str) -> dict[str, Any]:
+def _get(api: str, path: str) -> Any:
     token = httpx.post(f"{api}/auth/token", data={"username": "bench", "password": "bench"}
                        ).json()["access_token"]
-    return dict(httpx.get(f"{api}/runtime", headers={"Authorization": f"Bearer {token}"},
-                          timeout=30).json())
+    return httpx.get(f"{api}{path}", headers={"Authorization": f"Bearer {token}"},
+                     timeout=30).json()
+
+
+def _sessions_free(api: str, timeout: float = 120.0) -> None:
+    """Wait until every session has logged out: after a day's burst the gateway may still
+    be writing the last reports of a session whose client has already said goodbye."""
+    deadline = time.monotonic() + timeout
+    while any(s["logged_on"] for s in _get(api, "/sessions")):
+        if time.monotonic() > deadline:
+            raise RuntimeError("sessions still logged on after the day's load")
+        time.sleep(0.2)
 
 
 def run_flat_day(day_orders: int, *, rate: float = 500, orders: int = 5000,
@@ -41,8 +52,9 @@ def run_flat_day(day_orders: int, *, rate: float = 500, orders: int = 5000,
             fresh = asyncio.run(run_load("127.0.0.1", port, orders=orders, **steady)).summary()
             day = asyncio.run(run_load("127.0.0.1", port, orders=day_orders, sessions=sessions,
                                        window=50, work=work)).summary()
+            _sessions_free(server.api)
             after = asyncio.run(run_load("127.0.0.1", port, orders=orders, **steady)).summary()
-            runtime = _runtime(server.api)
+            runtime = _get(server.api, "/runtime")
         finally:
             server.stop()
     gc = runtime["gc"]
