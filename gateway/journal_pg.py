@@ -3,6 +3,7 @@ the OMS, with the outbox cursor written by the same statement."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,7 @@ WITH cursor AS (
 """ + _INSERT
 _CURSOR = "UPDATE outbox SET handed_seq = $1 WHERE id = 1 AND $1 > handed_seq"
 CURSOR_EVERY_S = 0.2
+LOAD_CHUNK = 50_000
 
 
 class PostgresJournal:
@@ -98,22 +100,33 @@ class PostgresJournal:
     async def load(self) -> list[Numbered]:
         out: list[Numbered] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            # Fetched in chunks through a cursor: PostgreSQL reads the next chunk on its
-            # own core while this one is decoded.
-            cursor = conn.cursor("SELECT seq, ts, stream, kind, payload FROM journal "
-                                 "ORDER BY seq", prefetch=20_000)
-            async for seq, ts, stream, kind, raw in cursor:
-                try:
-                    payload = orjson.loads(raw)
-                    entry: JournalEntry = (
-                        ControlEvent(kind, payload, ts) if stream == CONTROL_STREAM
-                        else event_from_row(kind, stream, ts, payload))
-                except Exception as exc:
-                    raise JournalReadError(
-                        f"journal row {seq} ({kind} of {stream}, {ts.isoformat()}) cannot be "
-                        f"read: {exc!r}; payload {raw}") from exc
-                out.append((seq, entry))
+            # In chunks through a cursor, each decoded in a plain loop (an `async for` per
+            # row would cost an await for each of a million rows), the next chunk asked
+            # for before this one is decoded, so PostgreSQL reads it on its own core.
+            cursor = await conn.cursor("SELECT seq, ts, stream, kind, payload FROM journal "
+                                       "ORDER BY seq")
+            ahead = asyncio.ensure_future(cursor.fetch(LOAD_CHUNK))
+            while rows := await ahead:
+                ahead = asyncio.ensure_future(cursor.fetch(LOAD_CHUNK))
+                await asyncio.sleep(0)  # let the request go out
+                out.extend(_decode(rows))
         return out
+
+
+def _decode(rows: list[asyncpg.Record]) -> list[Numbered]:
+    out: list[Numbered] = []
+    for seq, ts, stream, kind, raw in rows:
+        try:
+            payload = orjson.loads(raw)
+            entry: JournalEntry = (
+                ControlEvent(kind, payload, ts) if stream == CONTROL_STREAM
+                else event_from_row(kind, stream, ts, payload))
+        except Exception as exc:
+            raise JournalReadError(
+                f"journal row {seq} ({kind} of {stream}, {ts.isoformat()}) cannot be "
+                f"read: {exc!r}; payload {raw}") from exc
+        out.append((seq, entry))
+    return out
 
 
 def _dumps(payload: dict[str, Any]) -> str:
