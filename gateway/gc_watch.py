@@ -3,7 +3,7 @@
 A full collection walks every tracked object, so as a day's orders pile up in
 memory its pauses grow with them (measured: ~15 ms fresh, ~180 ms after
 100,000 orders). The done orders and everything else that lives long are
-moved out of its reach by freezing them every few seconds (young garbage is
+moved out of its reach by freezing them every second (young garbage is
 collected first, so only long-lived cycles, which the server does not make on
 purpose, are kept), and every pause is measured so operators see it.
 """
@@ -15,7 +15,7 @@ import gc
 import time
 from typing import Any
 
-FREEZE_EVERY_S = 5.0
+FREEZE_EVERY_S = 1.0
 
 
 class GcWatch:
