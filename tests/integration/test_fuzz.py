@@ -1,4 +1,5 @@
-"""Fuzz: thousands of malformed application messages over a real FIX session, and
+"""Fuzz: every bad value in every field of a NewOrderSingle, then thousands of random
+malformed application messages over a real FIX session, and
 malformed REST bodies, at a real server. Every well-framed message is answered, the
 journal stays up, and a normal order fills afterwards."""
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from gateway.fix_client import FixClient
+from oms.text import printable
 from tests.integration.conftest import run
 from tests.integration.test_fix_order_path import BUY_MARKETABLE, logon, report_for
 
@@ -34,6 +36,12 @@ def mutant(rng: random.Random, k: int) -> list[tuple[int, Any]]:
         fields.append((11, f"FZ{k}" if rng.random() < 0.8 else rng.choice(NASTY)))
     base = {1: "ACC3", 55: "AAPL", 54: "1", 38: "100", 40: "2", 44: "165.00", 60:
             "20261125-12:00:00.000", 41: f"FZ{k - 1}", 530: "7", 21: "1"}
+    if rng.random() < 0.5:
+        # One field wrong in an otherwise good message: these reach the OMS itself.
+        bad = rng.choice([*base, 11])
+        fields = [(35, msg_type), (11, f"FZ{k}")]
+        fields += [(tag, value) for tag, value in base.items()]
+        return [(tag, rng.choice(NASTY) if tag == bad else value) for tag, value in fields]
     for tag, value in base.items():
         roll = rng.random()
         if roll < 0.15:
@@ -44,18 +52,35 @@ def mutant(rng: random.Random, k: int) -> list[tuple[int, Any]]:
     return fields
 
 
+def sweep() -> list[list[tuple[int, Any]]]:
+    """Every nasty value in every field of an otherwise good NewOrderSingle."""
+    good = [(11, ""), (1, "ACC3"), (55, "AAPL"), (54, "1"), (38, "100"), (40, "2"),
+            (44, "165.00"), (59, "0"), (60, "20261125-12:00:00.000"), (21, "1")]
+    out = []
+    for i, (tag, _) in enumerate(good):
+        for j, value in enumerate(NASTY):
+            fields = [(35, "D"), *((t, f"SW{i}-{j}" if t == 11 else v) for t, v in good)]
+            out.append([(t, value if t == tag else v) for t, v in fields])
+    return out
+
+
+def echoed(value: Any) -> str:
+    """A ClOrdID as the gateway echoes it: bytes that cannot be sent come back U+FFFD."""
+    text = value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+    return printable(text)
+
+
 def answered(msg: Any, seq: int, cl_ord_id: Any) -> bool:
     if msg.msg_type not in ANSWERS:
         return False
     if msg.get(45) == str(seq):
         return True
-    return isinstance(cl_ord_id, str) and cl_ord_id != "" and msg.get(11) == cl_ord_id
+    return cl_ord_id not in (None, "", b"") and msg.get(11) == echoed(cl_ord_id)
 
 
 async def send_all(c: FixClient, rng: random.Random) -> list[str]:
     silent = []
-    for k in range(MESSAGES):
-        fields = mutant(rng, k)
+    for fields in [*sweep(), *(mutant(rng, k) for k in range(MESSAGES))]:
         cl = dict(fields).get(11)
         seq = c.send(fields)
         while True:
