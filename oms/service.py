@@ -193,7 +193,8 @@ class OrderService:
         return len(reports)
 
     def _resume_open_orders(self) -> None:
-        for order in self.store.working_orders() + self._pending_new():
+        pending_new = self.store.list_orders(status=[OrdStatus.PENDING_NEW.value])
+        for order in self.store.working_orders() + pending_new:
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.
                 self._record(OrderCanceled(order_id=order.order_id, ts=self.now(),
@@ -214,9 +215,6 @@ class OrderService:
                                            check="restart"))
             if order.is_open:
                 self.queue.after_commit(functools.partial(self._send_to_venue, order))
-
-    def _pending_new(self) -> list[Order]:
-        return [o for o in self.store.list_orders(status=[OrdStatus.PENDING_NEW.value])]
 
     # -- the journal and the reports ---------------------------------------------------------
 
