@@ -41,7 +41,7 @@ from oms.events import (
     OrderSubmitted,
     OrderTriggered,
 )
-from oms.exposure import ExposureBook, WorkingExposure
+from oms.exposure import WorkingExposure
 from oms.gates import Denial, PreTradeGate
 from oms.instruments import Universe
 from oms.journal import ControlEvent, Journal, JournalEntry, JournalReadError
@@ -58,6 +58,7 @@ from oms.reports import (
     Report,
     ReportSink,
     control_report,
+    exec_id,
     refusal,
     reports_for,
 )
@@ -122,10 +123,6 @@ class OrderService:
     @property
     def positions(self) -> PositionBook:
         return self.store.positions
-
-    @property
-    def exposure(self) -> ExposureBook:
-        return self.store.exposure
 
     @property
     def listeners(self) -> list[Listener]:
@@ -545,7 +542,7 @@ class OrderService:
                 text = "gateway journal unavailable: this status may include changes that are " \
                        "not durable"
             report = ExecutionReport.of(order, ExecType.ORDER_STATUS,
-                                        f"{order.order_id}.{order.version}.I", text=text)
+                                        f"{exec_id(order)}.I", text=text)
         else:
             ref = printable(cmd.cl_ord_id or cmd.order_id or "")
             report = refusal(
