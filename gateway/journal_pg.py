@@ -4,8 +4,9 @@ the OMS, with the outbox cursor written by the same statement."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -97,20 +98,25 @@ class PostgresJournal:
             value = await conn.fetchval("SELECT handed_seq FROM outbox WHERE id = 1")
         return int(value or 0)
 
-    async def load(self) -> list[Numbered]:
-        out: list[Numbered] = []
+    async def load(self) -> AsyncIterator[list[Numbered]]:
         async with self.pool.acquire() as conn, conn.transaction():
             # In chunks through a cursor, each decoded in a plain loop (an `async for` per
             # row would cost an await for each of a million rows), the next chunk asked
-            # for before this one is decoded, so PostgreSQL reads it on its own core.
+            # for before this one is decoded and applied, so PostgreSQL reads it on its
+            # own core meanwhile.
             cursor = await conn.cursor("SELECT seq, ts, stream, kind, payload FROM journal "
                                        "ORDER BY seq")
             ahead = asyncio.ensure_future(cursor.fetch(LOAD_CHUNK))
-            while rows := await ahead:
-                ahead = asyncio.ensure_future(cursor.fetch(LOAD_CHUNK))
-                await asyncio.sleep(0)  # let the request go out
-                out.extend(_decode(rows))
-        return out
+            try:
+                while rows := await ahead:
+                    ahead = asyncio.ensure_future(cursor.fetch(LOAD_CHUNK))
+                    await asyncio.sleep(0)  # let the request go out
+                    yield _decode(rows)
+            finally:
+                # Replay stopped early (an unreadable row): let the read in flight end
+                # before the transaction does.
+                with contextlib.suppress(Exception):
+                    await ahead
 
 
 def _decode(rows: list[asyncpg.Record]) -> list[Numbered]:

@@ -9,7 +9,7 @@ of the core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,7 +40,10 @@ class Journal(Protocol):
         this sequence number has been handed to its session (the outbox cursor)."""
         ...
 
-    async def load(self) -> list[Numbered]: ...
+    def load(self) -> AsyncIterator[Sequence[Numbered]]:
+        """The whole journal in seq order, in chunks: replay applies a chunk while the
+        next one is read."""
+        ...
 
     async def handed_through(self) -> int:
         """The outbox cursor as last written."""
@@ -58,8 +61,8 @@ class InMemoryJournal:
         self.batches += 1
         self.cursor = max(self.cursor, handed_through)
 
-    async def load(self) -> list[Numbered]:
-        return list(self.entries)
+    async def load(self) -> AsyncIterator[Sequence[Numbered]]:
+        yield list(self.entries)
 
     async def handed_through(self) -> int:
         return self.cursor

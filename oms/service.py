@@ -137,10 +137,13 @@ class OrderService:
         """Rebuild state from the journal, then put open orders back to work."""
         cursor = await self.journal.handed_through()
         last = 0
-        for seq, entry in await self.journal.load():
-            self._replay(seq, entry, seq > cursor)
-            last = seq
-            self.replayed += 1
+        async for chunk in self.journal.load():
+            replay = self._replay
+            for seq, entry in chunk:
+                replay(seq, entry, seq > cursor)
+            if chunk:
+                last = chunk[-1][0]
+                self.replayed += len(chunk)
         self.store.project_deferred()
         self.queue.next_seq = last + 1
         self.queue.committed_seq = self.queue.actions_done_seq = last
