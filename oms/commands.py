@@ -11,6 +11,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class AlgoRequest:
+    """The algorithm tags as the client sent them (text, so that a bad one is named)."""
+
+    target_strategy: str | None = None  # TargetStrategy(847)
+    effective_time: str | None = None  # EffectiveTime(168)
+    expire_time: str | None = None  # ExpireTime(126)
+    participation_rate: str | None = None  # ParticipationRate(849)
+    max_participation: str | None = None  # MaxParticipation(9849)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitOrder:
     cl_ord_id: str
@@ -24,6 +35,7 @@ class SubmitOrder:
     stop_px: Decimal | None = None
     session: str | None = None
     venue: str | None = None
+    algo: AlgoRequest | None = None  # worked by an algorithm (TargetStrategy(847) and its tags)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -64,6 +64,7 @@ class AccountView(Protocol):
 
 NEW = "new"
 REPLACE = "replace"
+CHILD = "child"  # a slice of an accepted parent: the parent's acceptance covers its terms
 
 
 @dataclass(frozen=True, slots=True)

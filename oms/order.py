@@ -91,6 +91,7 @@ class Fill:
     last_px: Decimal
     ts: datetime
     venue_trade_id: str = ""
+    venue: str = ""
 
 
 @dataclass(slots=True)
@@ -121,6 +122,8 @@ class Order:
     pending_replace: OrderPendingReplace | None = None
     pending_reason: str = ""  # why a pending cancel was asked for, reported when it lands
     version: int = 1  # events applied; makes ExecIDs deterministic across replays
+    parent_id: str | None = None  # a child: the client order it works a part of
+    algo: dict[str, str] | None = None  # a parent worked by an algorithm: its parameters
 
     @classmethod
     def from_submitted(cls, e: OrderSubmitted) -> Order:
@@ -139,6 +142,8 @@ class Order:
             venue=e.venue,
             created=e.ts,
             updated=e.ts,
+            parent_id=e.parent_id,
+            algo=e.algo,
         )
 
     @property
@@ -182,6 +187,7 @@ class Order:
             "avg_px": str(self.avg_px),
             "venue": self.venue,
             "session": self.session,
+            "parent_id": self.parent_id,
             "text": self.text,
             "created": self.created.isoformat(),
             "updated": self.updated.isoformat(),
@@ -225,7 +231,8 @@ class Order:
                                     f"filled again by trade {e.venue_trade_id}")
         self.notional += e.last_px * e.last_qty
         self.cum_qty += e.last_qty
-        self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id))
+        self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id,
+                               e.last_mkt or self.venue))
         by_fill = self._status_by_fill()
         if self.status.is_terminal:  # a late fill
             return by_fill if by_fill is OrdStatus.FILLED else self.status

@@ -7,6 +7,11 @@ orders by account, session and symbol, positions and working exposure.
 
 Working orders are indexed, so a kill switch, a mass cancel or self-match
 prevention costs what is working, not what was placed all day.
+
+Child orders (the slices an algorithm or the router sends to venues) are the
+gateway's own: positions and working exposure are the parent's (the client
+order), so a child's fill moves no position and a child is not a working
+order of its account or session; children are found through their parent.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class OrderStore:
         self._next_no = 1
         self._project_now = True
         self._deferred: dict[str, Order] = {}
+        self._children: dict[str, dict[str, Order]] = {}  # parent id -> its children
 
     # -- identifiers -----------------------------------------------------------------
 
@@ -89,13 +95,15 @@ class OrderStore:
             self.orders[order.order_id] = order
             self._claim(order.session, order.cl_ord_id, order.order_id)
             self._seen_id(order.order_id)
+            if order.parent_id is not None:
+                self._children.setdefault(order.parent_id, {})[order.order_id] = order
             self._after(order, entry)
             return order
         found = self.orders.get(entry.order_id)
         if found is None:
             raise InvalidTransition(entry.order_id, None, kind)
         found.apply(entry)
-        if kind == "filled":
+        if kind == "filled" and found.parent_id is None:
             fill = cast(OrderFilled, entry)
             self.positions.apply_fill(found.account, found.symbol,
                                       fill.last_qty * found.side.sign, fill.last_px)
@@ -118,6 +126,8 @@ class OrderStore:
             listener(order, event)
 
     def _project(self, order: Order) -> None:
+        if order.parent_id is not None:
+            return  # the parent carries the exposure and is the working order
         priced = order.price is not None or order.stop_px is not None
         self.exposure.update(order, None if priced else self._reference_price(order.symbol,
                                                                               order.venue))
@@ -146,6 +156,10 @@ class OrderStore:
     def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
 
+    def children(self, parent_id: str) -> list[Order]:
+        """A parent's child orders, oldest first."""
+        return list(self._children.get(parent_id, {}).values())
+
     def by_cl_ord_id(self, session: str | None, cl_ord_id: str) -> Order | None:
         order_id = self._by_cl_ord_id.get((session, cl_ord_id))
         return self.orders.get(order_id) if order_id else None
@@ -170,9 +184,15 @@ class OrderStore:
         return self.positions.of_account(account)
 
     def list_orders(self, *, status: Iterable[str] | None = None, account: str | None = None,
-                    symbol: str | None = None) -> list[Order]:
+                    symbol: str | None = None, parent_id: str | None = None,
+                    include_children: bool = False) -> list[Order]:
+        """Client orders (children too with `include_children`; only one parent's with
+        `parent_id`)."""
         wanted = set(status) if status else None
-        return [o for o in self.orders.values()
-                if (wanted is None or o.status.value in wanted or o.status.name in wanted)
+        pool: Iterable[Order] = (self._children.get(parent_id, {}).values()
+                                 if parent_id is not None else self.orders.values())
+        return [o for o in pool
+                if (include_children or parent_id is not None or o.parent_id is None)
+                and (wanted is None or o.status.value in wanted or o.status.name in wanted)
                 and (account is None or o.account == account)
                 and (symbol is None or o.symbol == symbol)]

@@ -51,6 +51,7 @@ class ExecutionReport:
     avg_px: Decimal
     last_qty: Decimal = Decimal(0)
     last_px: Decimal = Decimal(0)
+    last_mkt: str = ""  # LastMkt(30): the venue of a fill
     ord_rej_reason: int | None = None
     text: str = ""
     seq: int = 0  # the journal entry this report tells of (0: a status, not a new fact)
@@ -65,6 +66,7 @@ class ExecutionReport:
         *,
         last_qty: Decimal = Decimal(0),
         last_px: Decimal = Decimal(0),
+        last_mkt: str = "",
         ord_rej_reason: int | None = None,
         text: str = "",
         seq: int = 0,
@@ -90,6 +92,7 @@ class ExecutionReport:
             avg_px=order.avg_px,
             last_qty=last_qty,
             last_px=last_px,
+            last_mkt=last_mkt,
             ord_rej_reason=ord_rej_reason,
             text=text,
             seq=seq,
@@ -161,16 +164,19 @@ def exec_id(order: Order) -> str:
 
 
 def reports_for(order: Order, event: OrderEvent, seq: int = 0) -> Report | None:
-    """The report an applied event produces, or None (pending states, triggers)."""
+    """The report an applied event produces, or None (pending states, triggers, and
+    anything of a child order: the client hears of its parent only)."""
+    if order.parent_id is not None:
+        return None
     match event:
         case OrderAccepted():
             return ExecutionReport.of(order, ExecType.NEW, exec_id(order), seq=seq)
         case OrderRejected(reason=reason, ord_rej_reason=why):
             return ExecutionReport.of(order, ExecType.REJECTED, exec_id(order),
                                       ord_rej_reason=why, text=reason, seq=seq)
-        case OrderFilled(last_qty=qty, last_px=px):
+        case OrderFilled(last_qty=qty, last_px=px, last_mkt=venue):
             return ExecutionReport.of(order, ExecType.TRADE, exec_id(order), last_qty=qty,
-                                      last_px=px, seq=seq)
+                                      last_px=px, last_mkt=venue or order.venue, seq=seq)
         case OrderCanceled(reason=reason):
             return ExecutionReport.of(order, ExecType.CANCELED, exec_id(order), text=reason,
                                       seq=seq)

@@ -10,7 +10,9 @@ stands on each do one job:
 - `CommitQueue` (oms/commit_queue.py): group commit, actions released after
   their commit, and answers even when the journal is gone;
 - `GatePipeline` (oms/vetting.py): new orders and replaces, each vetted as
-  what it is.
+  what it is;
+- `AlgoEngine` (oms/execution/engine.py): parents worked over time as child
+  orders, each of which takes this same path (gates, journal) to its venue.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ import structlog
 from oms.clock import Clock, WallClock
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.commit_queue import CommitQueue, JournalUnavailable
-from oms.enums import CxlRejReason, CxlRejResponseTo, ExecType, OrdRejReason, OrdStatus, OrdType
+from oms.enums import (
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecType,
+    OrdRejReason,
+    OrdStatus,
+    OrdType,
+    TimeInForce,
+)
 from oms.events import (
     OrderAccepted,
     OrderCanceled,
@@ -41,10 +51,13 @@ from oms.events import (
     OrderSubmitted,
     OrderTriggered,
 )
+from oms.execution.algos import VolumeCurve, parse_algo
+from oms.execution.engine import AlgoEngine
 from oms.exposure import WorkingExposure
-from oms.gates import Denial, PreTradeGate
+from oms.gates import Approval, Denial, PreTradeGate
 from oms.instruments import Universe
 from oms.journal import ControlEvent, Journal, JournalEntry, JournalReadError
+from oms.marketdata import Quote, TradeTick
 from oms.order import InvalidTransition, Order
 from oms.order_store import ControlHandler, Listener, OrderStore
 from oms.positions import Position, PositionBook
@@ -97,6 +110,7 @@ class OrderService:
         default_venue: str = "SIM",
         controls: Mapping[str, ControlHandler] | None = None,
         clock: Clock | None = None,
+        volume_curve: Callable[[str], VolumeCurve | None] | None = None,
     ) -> None:
         self.universe = universe
         self.journal = journal
@@ -108,6 +122,8 @@ class OrderService:
         self.queue = CommitQueue(journal)
         self.gates = GatePipeline(gates, universe, self.venues, self.store, self,
                                   self.store.exposure, self.reference_price)
+        self.execution = AlgoEngine(self.clock, self, volume_curve)
+        self._tape_watched = False
         self.started = False
         self.replayed = 0  # journal entries applied at start
         # Reports of committed events not yet handed to a session at the last stop.
@@ -193,8 +209,12 @@ class OrderService:
         return len(reports)
 
     def _resume_open_orders(self) -> None:
-        pending_new = self.store.list_orders(status=[OrdStatus.PENDING_NEW.value])
-        for order in self.store.working_orders() + pending_new:
+        pending_new = self.store.list_orders(status=[OrdStatus.PENDING_NEW.value],
+                                             include_children=True)
+        working = self.store.working_orders()
+        children = [c for p in working if p.algo is not None
+                    for c in self.store.children(p.order_id) if c.is_open]
+        for order in working + children + pending_new:
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.
                 self._record(OrderCanceled(order_id=order.order_id, ts=self.now(),
@@ -214,7 +234,7 @@ class OrderService:
                                            ord_rej_reason=int(OrdRejReason.OTHER),
                                            check="restart"))
             if order.is_open:
-                self.queue.after_commit(functools.partial(self._send_to_venue, order))
+                self.queue.after_commit(functools.partial(self._work, order))
 
     # -- the journal and the reports ---------------------------------------------------------
 
@@ -383,13 +403,25 @@ class OrderService:
         if isinstance(codes, Denial):
             self._refuse_malformed(cmd, order_id, codes)
             return order_id
+        venue = cmd.venue or self.default_venue
+        algo = None
+        denial: Denial | None = None
+        if cmd.algo is not None:
+            spec = parse_algo(cmd.algo, codes.ord_type, codes.time_in_force, self.now(),
+                              self.reference_price(cmd.symbol, venue))
+            if isinstance(spec, Denial):
+                denial = spec
+            elif spec is not None:
+                algo = spec.to_algo()
         submitted = OrderSubmitted(
             order_id=order_id, ts=self.now(), cl_ord_id=cmd.cl_ord_id, account=cmd.account,
             symbol=cmd.symbol, side=codes.side, ord_type=codes.ord_type,
             time_in_force=codes.time_in_force, qty=cmd.qty, price=cmd.price,
-            stop_px=cmd.stop_px, session=cmd.session, venue=cmd.venue or self.default_venue)
+            stop_px=cmd.stop_px, session=cmd.session, venue=venue, algo=algo)
         vetted = Order.from_submitted(submitted)
-        denial, approval = self.gates.vet_new(vetted)
+        approval = Approval()
+        if denial is None:
+            denial, approval = self.gates.vet_new(vetted)
         if denial is None and approval.side is not None:
             # Re-marked by compliance (a Sell that would go short): journal what works.
             submitted = dataclasses.replace(submitted, side=approval.side)
@@ -410,8 +442,17 @@ class OrderService:
                 "flags": list(approval.flags)}, self.now()))
         self._cancel_for(order_id, approval.cancel_first)
         self._record(OrderAccepted(order_id=order_id, ts=self.now()))
-        self.queue.after_commit(lambda: self._send_to_venue(order))
+        self.queue.after_commit(lambda: self._work(order))
         return order_id
+
+    def _work(self, order: Order) -> None:
+        """Put an accepted order to work: an algorithm's parent to the engine, any other
+        to its venue."""
+        if order.algo is not None:
+            self._watch_tape()
+            self.execution.start(order)
+        else:
+            self._send_to_venue(order)
 
     def _cancel_for(self, order_id: str, resting_ids: tuple[str, ...]) -> None:
         """Self-match prevention: take the resting side off before the new order works."""
@@ -472,6 +513,9 @@ class OrderService:
         self._record(OrderPendingCancel(order_id=order.order_id, ts=self.now(),
                                         cl_ord_id=cmd.cl_ord_id, requested_by=cmd.requested_by,
                                         reason=cmd.reason))
+        if order.algo is not None:  # its children come off, then it ends
+            self.queue.after_commit(lambda: self.execution.cancel(order, cmd.reason))
+            return order
         venue = self.venues[order.venue]
         self.queue.after_commit(lambda: venue.cancel(order.order_id))
         return order
@@ -493,6 +537,14 @@ class OrderService:
         self._record(OrderPendingReplace(order_id=order.order_id, ts=self.now(),
                                          cl_ord_id=cmd.cl_ord_id, qty=cmd.qty, price=price,
                                          stop_px=stop_px))
+        if order.algo is not None:
+            # No venue holds the parent: the new terms apply at once, and the engine
+            # re-plans what is left of the schedule.
+            self._record(OrderReplaced(order_id=order.order_id, ts=self.now(),
+                                       cl_ord_id=cmd.cl_ord_id, qty=cmd.qty, price=price,
+                                       stop_px=stop_px))
+            self.queue.after_commit(lambda: self.execution.replaced(order))
+            return order
         venue = self.venues[order.venue]
         leaves = cmd.qty - order.cum_qty
         self.queue.after_commit(lambda: venue.replace(order.order_id, leaves, price, stop_px))
@@ -661,6 +713,8 @@ class OrderService:
             return
         try:
             self._on_venue_event(order, event)
+            if order.parent_id is not None:
+                self._on_child_event(order, event)
         except InvalidTransition as exc:
             log.warning("venue event refused by the order state machine",
                         order_id=order.order_id, error=str(exc), venue_event=repr(event))
@@ -707,6 +761,74 @@ class OrderService:
                 self._record(OrderRejected(order_id=oid, ts=ts, reason=reason,
                                            ord_rej_reason=int(OrdRejReason.BROKER_OPTION),
                                            check="venue"))
+
+
+    def _watch_tape(self) -> None:
+        # Only once an algorithm works: a venue with no subscriber builds no market data.
+        if not self._tape_watched:
+            self._tape_watched = True
+            for name, venue in self.venues.items():
+                venue.subscribe(functools.partial(self._on_market_data, name))
+
+    def _on_market_data(self, venue: str, data: Quote | TradeTick) -> None:
+        if isinstance(data, TradeTick):
+            self.execution.on_trade(venue, data)
+
+    # -- child orders (the engine's ChildDesk) ---------------------------------------------
+
+    def children(self, parent_id: str) -> list[Order]:
+        return self.store.children(parent_id)
+
+    def send_child(self, parent: Order, qty: Decimal) -> Denial | None:
+        """A slice of `parent` to its venue: an IOC at the parent's limit (market when
+        the parent is), vetted by the gates (its own throttle, limits and collars) and
+        journaled like any order."""
+        child_id = self.store.next_id()
+        number = len(self.store.children(parent.order_id)) + 1
+        submitted = OrderSubmitted(
+            order_id=child_id, ts=self.now(), cl_ord_id=f"{parent.order_id}-{number}",
+            account=parent.account, symbol=parent.symbol, side=parent.side,
+            ord_type=parent.ord_type, time_in_force=TimeInForce.IOC, qty=qty,
+            price=parent.price, session=f"algo:{parent.order_id}", venue=parent.venue,
+            parent_id=parent.order_id)
+        vetted = Order.from_submitted(submitted)
+        denial, _ = self.gates.vet_child(vetted, parent)
+        child = self._record(submitted, vetted)
+        if denial is None and self.queue.failed is not None:
+            denial = Denial("journal", JOURNAL_DOWN)
+        if denial is not None:
+            log.info("child order refused", order_id=child_id, parent_id=parent.order_id,
+                     check=denial.check, reason=denial.reason)
+            self._record(OrderRejected(order_id=child_id, ts=self.now(), reason=denial.reason,
+                                       ord_rej_reason=int(denial.ord_rej_reason),
+                                       check=denial.check))
+            return denial
+        self._record(OrderAccepted(order_id=child_id, ts=self.now()))
+        self.queue.after_commit(lambda: self._send_to_venue(child))
+        return None
+
+    def cancel_child(self, child: Order, reason: str) -> None:
+        self.cancel_all_one(child, reason, "algo")
+
+    def finish_parent(self, parent: Order, reason: str) -> None:
+        if parent.status.is_terminal:
+            return
+        if parent.status is OrdStatus.PENDING_CANCEL:
+            reason = parent.pending_reason or reason
+        self._record(OrderCanceled(order_id=parent.order_id, ts=self.now(), reason=reason))
+
+    def _on_child_event(self, child: Order, event: VenueEvent) -> None:
+        parent = self.store.get(child.parent_id or "")
+        if parent is None:
+            return
+        if isinstance(event, VenueFill):
+            # The client's order fills by what its child filled, at the child's venue.
+            self._record(OrderFilled(
+                order_id=parent.order_id, ts=self.now(),
+                exec_id=f"{parent.order_id}.{parent.version + 1}", last_qty=event.qty,
+                last_px=event.price, venue_trade_id=f"{child.order_id}:{event.trade_id}",
+                last_mkt=child.venue))
+        self.execution.on_child_event(parent, child)
 
 
 def _nothing() -> None:

@@ -18,6 +18,7 @@ import structlog
 from oms.enums import OrdRejReason
 from oms.exposure import ExposureBook
 from oms.gates import (
+    CHILD,
     NEW,
     REPLACE,
     AccountView,
@@ -49,6 +50,13 @@ class GatePipeline:
 
     def vet_new(self, order: Order) -> tuple[Denial | None, Approval]:
         return self._vet(order, NEW)
+
+    def vet_child(self, child: Order, parent: Order) -> tuple[Denial | None, Approval]:
+        """A child order: per-order checks (size, collars), its own throttle, the account's
+        state and the kill switch apply; the account is seen without the parent, whose
+        working quantity the child is a part of, so nothing is counted twice."""
+        with self.exposure.without(parent):
+            return self._vet(child, CHILD)
 
     def vet_replace(self, order: Order, qty: Decimal, price: Decimal | None,
                     stop_px: Decimal | None) -> tuple[Denial | None, Approval]:

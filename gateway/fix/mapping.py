@@ -14,7 +14,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import fix_specs
-from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
+from oms.commands import (
+    AlgoRequest,
+    CancelOrder,
+    MassCancel,
+    ReplaceOrder,
+    StatusRequest,
+    SubmitOrder,
+)
 from oms.enums import CxlRejReason, CxlRejResponseTo, ExecType, OrdRejReason, OrdStatus
 from oms.reports import CancelReject, ExecutionReport, MassCancelReport, refusal
 from oms.text import printable, text_problem
@@ -69,7 +76,20 @@ def new_order(f: Fields, session: str, default_account: str) -> SubmitOrder:
         price=_dec(f, 44, "Price"),
         stop_px=_dec(f, 99, "StopPx"),
         session=session,
+        algo=_algo(f),
     )
+
+
+_ALGO_TAGS = (847, 168, 126, 849, 9849)
+
+
+def _algo(f: Fields) -> AlgoRequest | None:
+    """The algorithm tags, as sent: the OMS names the one that is wrong."""
+    if not any(tag in f for tag in _ALGO_TAGS):
+        return None
+    return AlgoRequest(target_strategy=f.get(847), effective_time=f.get(168),
+                       expire_time=f.get(126), participation_rate=f.get(849),
+                       max_participation=f.get(9849))
 
 
 def cancel_order(f: Fields, session: str) -> CancelOrder:
@@ -267,6 +287,8 @@ def execution_report(r: ExecutionReport, begin_string: str) -> list[tuple[int, s
         fields.append((99, _fmt(r.stop_px)))
     if r.exec_type is ExecType.TRADE:
         fields += [(32, _fmt(r.last_qty)), (31, _fmt(r.last_px))]
+        if r.last_mkt:
+            fields.append((30, r.last_mkt))
     fields += [(14, _fmt(r.cum_qty)), (151, _fmt(r.leaves_qty)), (6, _fmt(r.avg_px))]
     if r.ord_rej_reason is not None and r.ord_status is OrdStatus.REJECTED:
         fields.append((103, str(r.ord_rej_reason)))

@@ -1,0 +1,258 @@
+"""The algorithm engine: works parent orders as child orders over time.
+
+Pure decision code on the injected clock: it wakes on the clock's timers and on the
+tape (trade prints of the parent's symbol at its venue), works out what is due, and
+asks its `ChildDesk` (the OrderService) to send, cancel or finish. Every child goes
+through the desk, so through the gates and the journal; the engine keeps nothing
+that the journal does not (see oms/execution/algos.py), except the market volume
+and the interval VWAP seen since it started, which a restart begins again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+import structlog
+
+from oms.clock import Clock, Timer
+from oms.enums import OrdStatus
+from oms.execution.algos import (
+    LOT,
+    POV,
+    POV_CHECK_S,
+    AlgoSpec,
+    Schedule,
+    VolumeCurve,
+    participation_due,
+    slippage_bps,
+)
+from oms.gates import Denial
+from oms.marketdata import TradeTick
+from oms.order import Order
+
+log = structlog.get_logger("oms.execution")
+
+
+class ChildDesk(Protocol):
+    """What the engine asks of the OMS."""
+
+    def children(self, parent_id: str) -> list[Order]: ...
+
+    def send_child(self, parent: Order, qty: Decimal) -> Denial | None:
+        """Vet, journal and (after the commit) send a child; a Denial if a gate refused
+        it (journaled as a rejected child)."""
+        ...
+
+    def cancel_child(self, child: Order, reason: str) -> None: ...
+
+    def finish_parent(self, parent: Order, reason: str) -> None:
+        """The parent is done working: journal it Canceled with `reason` (a client's
+        pending cancel keeps its own reason and ClOrdID)."""
+        ...
+
+
+@dataclass(slots=True)
+class _Run:
+    parent: Order
+    spec: AlgoSpec
+    schedule: Schedule | None
+    timer: Timer | None = None
+    volume: Decimal = Decimal(0)  # the market's volume at the parent's venue since start
+    vwap_notional: Decimal = Decimal(0)
+    problem: str = ""  # why the last child did not trade, for the final Text(58)
+    finishing: str | None = None  # the reason the parent will end with, once children are off
+    sent: int = 0
+
+
+class AlgoEngine:
+    def __init__(self, clock: Clock, desk: ChildDesk,
+                 curve: Callable[[str], VolumeCurve | None] | None = None) -> None:
+        self.clock = clock
+        self.desk = desk
+        self._curve = curve or (lambda symbol: None)
+        self._runs: dict[str, _Run] = {}
+        self._by_symbol: dict[tuple[str, str], set[str]] = {}  # (venue, symbol) -> parents
+
+    # -- lifecycle of a parent ----------------------------------------------------------
+
+    def start(self, parent: Order) -> None:
+        """Begin (or, after a restart, resume) working an accepted parent."""
+        if parent.algo is None or parent.order_id in self._runs or not parent.is_open:
+            return
+        spec = AlgoSpec.from_algo(parent.algo)
+        schedule = (None if spec.strategy == POV
+                    else Schedule(spec, parent.order_id, self._curve(parent.symbol)))
+        run = _Run(parent, spec, schedule)
+        self._runs[parent.order_id] = run
+        self._by_symbol.setdefault((parent.venue, parent.symbol), set()).add(parent.order_id)
+        self._arm(run, max(spec.start, self.clock.now()))
+
+    def cancel(self, parent: Order, reason: str) -> None:
+        """The parent is to stop (a client's cancel, a kill switch): children come off,
+        then the parent ends."""
+        run = self._runs.get(parent.order_id)
+        if run is None:
+            self.desk.finish_parent(parent, reason)
+            return
+        self._finish(run, reason)
+
+    def replaced(self, parent: Order) -> None:
+        """New quantity or limit: children working at the old terms come off, and the
+        schedule carries on with the new ones."""
+        run = self._runs.get(parent.order_id)
+        if run is None:
+            return
+        for child in self._open_children(parent):
+            if child.price != parent.price or parent.cum_qty + self._working(parent) > parent.qty:
+                self.desk.cancel_child(child, f"parent {parent.order_id} replaced")
+        self._wake(run)
+
+    def on_child_event(self, parent: Order, child: Order) -> None:
+        """A child changed (after its event was applied)."""
+        run = self._runs.get(parent.order_id)
+        if run is None:
+            return
+        if child.status in (OrdStatus.CANCELED, OrdStatus.EXPIRED) and child.leaves_qty == 0 \
+                and child.cum_qty < child.qty:
+            run.problem = (f"limit price {_fmt(parent.price)} not reached"
+                           if parent.price is not None else
+                           f"not enough liquidity at {parent.venue}")
+        elif child.status is OrdStatus.REJECTED:
+            run.problem = child.text
+        if not parent.is_open:
+            self._stop(run)
+            return
+        if run.finishing is not None and not self._open_children(parent):
+            self._stop(run)
+            self.desk.finish_parent(parent, run.finishing)
+
+    def on_trade(self, venue: str, tick: TradeTick) -> None:
+        ids = self._by_symbol.get((venue, tick.symbol))
+        if not ids:
+            return
+        now = self.clock.now()  # the venue's stamp may be on another clock than ours
+        for order_id in list(ids):
+            run = self._runs[order_id]
+            if now < run.spec.start:
+                continue
+            run.volume += tick.qty
+            run.vwap_notional += tick.qty * tick.price
+            if run.spec.strategy == POV or run.spec.max_participation is not None:
+                self._wake(run, rearm=False)
+
+    def quality(self, parent: Order) -> dict[str, object]:
+        """Execution quality so far: arrival price, the market's VWAP over the order's
+        life at its venue, and the order's average price against each (bps, positive
+        worse for the client)."""
+        run = self._runs.get(parent.order_id)
+        arrival = None
+        if parent.algo and parent.algo.get("arrival_px"):
+            arrival = Decimal(parent.algo["arrival_px"])
+        interval = (run.vwap_notional / run.volume).quantize(Decimal("0.0001")) \
+            if run is not None and run.volume else None
+        sign = 1 if parent.side.value == "1" else -1
+        avg = parent.avg_px if parent.cum_qty else None
+        return {
+            "arrival_price": None if arrival is None else str(arrival),
+            "interval_vwap": None if interval is None else str(interval),
+            "market_volume": None if run is None else str(run.volume),
+            "slippage_bps": (slippage_bps(sign, avg, interval)
+                             if avg is not None and interval else None),
+            "shortfall_bps": (slippage_bps(sign, avg, arrival)
+                              if avg is not None and arrival else None),
+        }
+
+    # -- the schedule -----------------------------------------------------------------------
+
+    def _arm(self, run: _Run, when: datetime) -> None:
+        if run.timer is not None:
+            run.timer.cancel()
+        run.timer = self.clock.call_at(when, lambda: self._wake(run))
+
+    def _wake(self, run: _Run, rearm: bool = True) -> None:
+        parent = run.parent
+        if not parent.is_open:
+            self._stop(run)
+            return
+        if run.finishing is not None or parent.is_pending_request:
+            return
+        now = self.clock.now()
+        spec = run.spec
+        if now < spec.start:
+            self._arm(run, spec.start)
+            return
+        if spec.end is not None and now >= spec.end:
+            self._finish(run, self._window_text(run))
+            return
+        if run.schedule is not None:
+            due = run.schedule.due(now, parent.qty)
+            if spec.max_participation is not None:
+                due = min(due, participation_due(spec.max_participation, run.volume))
+        else:
+            assert spec.rate is not None
+            due = participation_due(spec.rate, run.volume)
+        want = min(due, parent.qty) - parent.cum_qty - self._working(parent)
+        if want >= LOT:
+            denial = self.desk.send_child(parent, want)
+            if denial is not None:
+                run.problem = denial.reason
+            run.sent += 1
+        if rearm:
+            self._arm(run, self._next_wake(run, now))
+
+    def _next_wake(self, run: _Run, now: datetime) -> datetime:
+        nxt = (run.schedule.next_time(now) if run.schedule is not None
+               else now + timedelta(seconds=POV_CHECK_S))
+        end = run.spec.end
+        if end is not None and (nxt is None or nxt > end):
+            nxt = end
+        if nxt is None:  # after the last slice of a window with no end: check the tape
+            nxt = now + timedelta(seconds=POV_CHECK_S)
+        return nxt
+
+    def _window_text(self, run: _Run) -> str:
+        parent = run.parent
+        leaves = parent.qty - parent.cum_qty
+        why = run.problem or (f"limit price {_fmt(parent.price)} not reached"
+                              if parent.price is not None else "not enough liquidity")
+        return f"{run.spec.strategy} window ended with {_fmt(leaves)} unfilled: {why}"
+
+    def _finish(self, run: _Run, reason: str) -> None:
+        run.finishing = reason
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        children = self._open_children(run.parent)
+        for child in children:
+            if not child.is_pending_request:
+                self.desk.cancel_child(child, reason)
+        if not children:
+            self._stop(run)
+            self.desk.finish_parent(run.parent, reason)
+
+    def _stop(self, run: _Run) -> None:
+        if run.timer is not None:
+            run.timer.cancel()
+        parent = run.parent
+        self._runs.pop(parent.order_id, None)
+        ids = self._by_symbol.get((parent.venue, parent.symbol))
+        if ids is not None:
+            ids.discard(parent.order_id)
+
+    def _open_children(self, parent: Order) -> list[Order]:
+        return [c for c in self.desk.children(parent.order_id)
+                if c.is_open or c.status is OrdStatus.PENDING_NEW]
+
+    def _working(self, parent: Order) -> Decimal:
+        return sum((c.qty - c.cum_qty for c in self._open_children(parent)), Decimal(0))
+
+
+def _fmt(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    text = format(value.normalize(), "f")
+    return text
