@@ -52,7 +52,7 @@ from oms.events import (
     OrderTriggered,
 )
 from oms.execution.algos import VolumeCurve, parse_algo
-from oms.execution.engine import AlgoEngine
+from oms.execution.engine import QUALITY_KIND, AlgoEngine
 from oms.exposure import WorkingExposure
 from oms.gates import Approval, Denial, PreTradeGate
 from oms.instruments import Universe
@@ -123,6 +123,7 @@ class OrderService:
         self.gates = GatePipeline(gates, universe, self.venues, self.store, self,
                                   self.store.exposure, self.reference_price)
         self.execution = AlgoEngine(self.clock, self, volume_curve)
+        self.controls.setdefault(QUALITY_KIND, self.execution.apply_quality)
         self._tape_watched = False
         self.started = False
         self.replayed = 0  # journal entries applied at start
@@ -350,8 +351,10 @@ class OrderService:
         return self.store.working_orders(account, session, symbol)
 
     def list_orders(self, *, status: Iterable[str] | None = None, account: str | None = None,
-                    symbol: str | None = None) -> list[Order]:
-        return self.store.list_orders(status=status, account=account, symbol=symbol)
+                    symbol: str | None = None, parent_id: str | None = None,
+                    include_children: bool = False) -> list[Order]:
+        return self.store.list_orders(status=status, account=account, symbol=symbol,
+                                      parent_id=parent_id, include_children=include_children)
 
     def position_qty(self, account: str, symbol: str) -> Decimal:
         pos = self.store.positions.get(account, symbol)

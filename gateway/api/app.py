@@ -26,18 +26,26 @@ from gateway.api.strict import StrictRoute, clean_parameters, safe_for_json
 from oms.commands import CancelOrder
 from oms.enums import OrdStatus
 from oms.order import Order
-from oms.service import JournalUnavailable
+from oms.service import JournalUnavailable, OrderService
 
 log = structlog.get_logger("api")
 Ctx = Annotated[ApiContext, Depends(context)]
 Reader = Annotated[User, Depends(require("read"))]
 
 
-def _order_detail(order: Order) -> dict[str, Any]:
+def _order_detail(order: Order, service: OrderService) -> dict[str, Any]:
     out = order.to_dict()
     out["fills"] = [{"exec_id": f.exec_id, "last_qty": str(f.last_qty),
-                     "last_px": str(f.last_px), "ts": f.ts.isoformat(),
+                     "last_px": str(f.last_px), "ts": f.ts.isoformat(), "venue": f.venue,
                      "venue_trade_id": f.venue_trade_id} for f in order.fills]
+    if order.algo is not None:
+        out["algo"] = order.algo
+        out["children"] = [{"order_id": c.order_id, "venue": c.venue, "qty": str(c.qty),
+                            "price": _str(c.price), "status": c.status.value,
+                            "status_name": c.status.name, "cum_qty": str(c.cum_qty),
+                            "avg_px": str(c.avg_px), "text": c.text}
+                           for c in service.store.children(order.order_id)]
+        out.update(service.execution.quality(order))
     return out
 
 
@@ -102,7 +110,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def orders(ctx: Ctx, user: Reader,
                      status_: Annotated[list[str] | None, Query(alias="status")] = None,
                      account: str | None = None,
-                     symbol: str | None = None) -> list[dict[str, Any]]:
+                     symbol: str | None = None,
+                     parent_id: str | None = None,
+                     include_children: bool = False) -> list[dict[str, Any]]:
         if status_:
             known = {s.value for s in OrdStatus} | {s.name for s in OrdStatus}
             bad = [s for s in status_ if s not in known]
@@ -111,15 +121,16 @@ def create_app(ctx: ApiContext) -> FastAPI:
                                     "code (0, 1, 2, 4, 8, …) or name (NEW, FILLED, …)")
         service = ctx.service
         return await service.durable(lambda: [
-            o.to_dict() for o in service.list_orders(status=status_, account=account,
-                                                     symbol=symbol)])
+            o.to_dict() for o in service.list_orders(
+                status=status_, account=account, symbol=symbol, parent_id=parent_id,
+                include_children=include_children)])
 
     @app.get("/orders/{order_id}")
     async def order(order_id: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
         found = ctx.service.orders.get(order_id)
         if found is None:
             raise HTTPException(404, f"unknown order {order_id}")
-        return await ctx.service.durable(lambda: _order_detail(found))
+        return await ctx.service.durable(lambda: _order_detail(found, ctx.service))
 
     @app.post("/orders/{order_id}/cancel")
     async def cancel(order_id: str, ctx: Ctx,

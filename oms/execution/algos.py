@@ -29,7 +29,7 @@ TWAP, VWAP, POV = "TWAP", "VWAP", "POV"
 # range FIX leaves to counterparties, for TWAP.
 STRATEGIES = {"1000": TWAP, "1": VWAP, "2": POV}
 MAX_RATE = Decimal("0.5")
-MIN_SLICE_S = 5.0  # no two slices closer than this
+MIN_SLICE_S = 1.0  # no two slices closer than this (about)
 MAX_SLICES = 200
 TIME_JITTER = 0.25  # of a slice interval, either way
 SIZE_JITTER = 0.5  # of a slice's size, either way, on the cumulative target

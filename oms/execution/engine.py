@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -54,6 +54,13 @@ class ChildDesk(Protocol):
         pending cancel keeps its own reason and ClOrdID)."""
         ...
 
+    def record_control(self, kind: str, payload: dict[str, Any]) -> None:
+        """Journal a fact of the engine's (the execution quality a parent ended with)."""
+        ...
+
+
+QUALITY_KIND = "execution_quality"
+
 
 @dataclass(slots=True)
 class _Run:
@@ -75,6 +82,7 @@ class AlgoEngine:
         self.desk = desk
         self._curve = curve or (lambda symbol: None)
         self._runs: dict[str, _Run] = {}
+        self._final: dict[str, dict[str, Any]] = {}  # parent id -> quality it ended with
         self._by_symbol: dict[tuple[str, str], set[str]] = {}  # (venue, symbol) -> parents
 
     # -- lifecycle of a parent ----------------------------------------------------------
@@ -144,10 +152,17 @@ class AlgoEngine:
             if run.spec.strategy == POV or run.spec.max_participation is not None:
                 self._wake(run, rearm=False)
 
-    def quality(self, parent: Order) -> dict[str, object]:
-        """Execution quality so far: arrival price, the market's VWAP over the order's
-        life at its venue, and the order's average price against each (bps, positive
-        worse for the client)."""
+    def apply_quality(self, payload: dict[str, Any]) -> None:
+        """The control handler of QUALITY_KIND (live and replay)."""
+        self._final[payload["order_id"]] = {k: v for k, v in payload.items() if k != "order_id"}
+
+    def quality(self, parent: Order) -> dict[str, Any]:
+        """Execution quality: arrival price, the market's VWAP over the order's life at
+        its venue, and the order's average price against each (bps, positive worse for
+        the client); as journaled when the parent finished, else as it stands."""
+        final = self._final.get(parent.order_id)
+        if final is not None:
+            return final
         run = self._runs.get(parent.order_id)
         arrival = None
         if parent.algo and parent.algo.get("arrival_px"):
@@ -238,6 +253,9 @@ class AlgoEngine:
         if run.timer is not None:
             run.timer.cancel()
         parent = run.parent
+        if self._runs.get(parent.order_id) is run:
+            self.desk.record_control(QUALITY_KIND, {"order_id": parent.order_id,
+                                                    **self.quality(parent)})
         self._runs.pop(parent.order_id, None)
         ids = self._by_symbol.get((parent.venue, parent.symbol))
         if ids is not None:

@@ -155,7 +155,7 @@ def test_twap_works_the_order_evenly_and_finishes_by_the_end_time():
         await w.settle()
         assert [r.exec_type for r in w.rec.of("P1")] == [ExecType.NEW]
         checkpoints = []
-        for minute in range(1, 11):
+        for _ in range(10):
             await w.run_for(60, step=2)
             checkpoints.append(w.parent(oid).cum_qty)
         parent = w.parent(oid)
@@ -176,6 +176,18 @@ def test_twap_works_the_order_evenly_and_finishes_by_the_end_time():
         # Positions are booked once, by the parent.
         assert w.service.position_qty("ACC1", "AAPL") == 1000
         assert w.rec.violations == []
+        # Execution quality, journaled when the parent finished: every print was ours,
+        # at 170.50, so no slippage against the interval VWAP; the arrival price was the
+        # reference (the universe's last close for AAPL).
+        quality = w.service.execution.quality(parent)
+        assert quality["interval_vwap"] == "170.5000" and quality["slippage_bps"] == 0.0
+        arrival = w.universe.get("AAPL").reference_price
+        assert quality["arrival_price"] == str(arrival)
+        assert quality["shortfall_bps"] == round(float((D("170.5") - arrival) / arrival) * 1e4,
+                                                 2)
+        journaled = [e for _, e in w.journal.entries if getattr(e, "kind", "") ==
+                     "execution_quality"]
+        assert len(journaled) == 1 and journaled[0].payload["order_id"] == oid
     run(go())
 
 
