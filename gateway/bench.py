@@ -302,6 +302,11 @@ def bench_main(args: argparse.Namespace) -> int:
               f"REST up {results['start_to_api_s']} s after launch, first order acked "
               f"{results['first_ack_s']} s later")
         return 0
+    if args.algos:
+        from gateway.bench_algos import format_algo_quality, run_algo_quality
+        quality = run_algo_quality(args.algos)
+        print(json.dumps(quality) if args.json else format_algo_quality(quality))
+        return 0
     if args.flat_day:
         from gateway.bench_day import run_flat_day
         results = run_flat_day(args.flat_day, rate=args.rate or 500, orders=args.orders,
@@ -385,5 +390,7 @@ def add_bench_parser(subparsers: Any) -> None:
                    help="time a restart on a journal of N events, until the first order ack")
     p.add_argument("--flat-day", type=int, default=0, metavar="N",
                    help="ack latency at --rate on a fresh journal and after N orders")
+    p.add_argument("--algos", type=int, default=0, metavar="SEEDS",
+                   help="execution quality of TWAP/VWAP/POV and naive schedules on the sim")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

@@ -370,3 +370,13 @@ def test_kill_switch_stops_an_algorithm():
         assert parent.status is OrdStatus.CANCELED
         assert w.rec.of("P1")[-1].text == "kill switch engaged by ops"
     run(go())
+
+
+def test_algo_quality_bench_runs_each_schedule_on_the_simulated_clock():
+    from gateway.bench_algos import SCHEDULES, format_algo_quality, run_algo_quality
+    result = run_algo_quality(2, qty=600, minutes=5)
+    for schedule in ("TWAP", "VWAP", "equal_slices"):
+        assert result[schedule]["fill_rate_mean"] == 1.0
+        assert abs(result[schedule]["slippage_bps_mean"]) < 5
+    text = format_algo_quality(result)
+    assert all(s in text for s in SCHEDULES)
