@@ -61,9 +61,24 @@ name = "viewer"
 password = "viewer"
 roles = ["viewer"]
 
+# Two independent simulated exchanges, so that pinning (ExDestination) and the router
+# have a choice: SIM-A is the deeper, cheaper-to-take venue; SIM-B pays a maker rebate.
 [[venues]]
-name = "SIM"
+name = "SIM-A"
 kind = "sim"
+seed = 7
+maker_fee_bps = 0.2
+taker_fee_bps = 0.3
+
+[[venues]]
+name = "SIM-B"
+kind = "sim"
+seed = 8
+liquidity_scale = 0.6
+maker_fee_bps = -0.2
+taker_fee_bps = 0.5
+latency_ms = 2
+messages_per_second = 500
 
 [limits]
 max_order_qty = 100000
@@ -250,6 +265,16 @@ def _settings(table: Any, where: str) -> dict[str, str]:
     return out
 
 
+def _bounded(table: dict[str, Any], key: str, where: str, low: float, high: float) -> float:
+    """A number within [low, high] (both ends included)."""
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"[{where}] {key} must be a number, got {_kind_of(value)}")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"[{where}] {key} must be between {low:g} and {high:g}, got {value}")
+    return float(value)
+
+
 def _sim_options(v: dict[str, Any], where: str) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if "seed" in v:
@@ -258,12 +283,29 @@ def _sim_options(v: dict[str, Any], where: str) -> dict[str, Any]:
         opts["liquidity"] = _boolean(v, "liquidity", where, True)
     if "tick_interval" in v:
         opts["tick_interval"] = _number(v, "tick_interval", where, 0.05, positive=True)
+    if "liquidity_scale" in v:
+        opts["liquidity_scale"] = _number(v, "liquidity_scale", where, 1.0, positive=True)
+        if opts["liquidity_scale"] > 1000:
+            raise ConfigError(f"[{where}] liquidity_scale must be at most 1000, "
+                              f"got {v['liquidity_scale']}")
+    # A negative maker fee is a rebate; a taker rebate larger than any fee is a typo.
+    if "maker_fee_bps" in v:
+        opts["maker_fee_bps"] = _bounded(v, "maker_fee_bps", where, -100, 100)
+    if "taker_fee_bps" in v:
+        opts["taker_fee_bps"] = _bounded(v, "taker_fee_bps", where, -100, 100)
+    if "latency_ms" in v:
+        opts["latency_ms"] = _bounded(v, "latency_ms", where, 0, 60_000)
+    if "messages_per_second" in v:
+        opts["messages_per_second"] = _integer(v, "messages_per_second", where, 0, low=1)
     return opts
 
 
+SIM_KEYS = ("seed", "liquidity", "tick_interval", "liquidity_scale", "maker_fee_bps",
+            "taker_fee_bps", "latency_ms", "messages_per_second")
+
 # Each venue kind: the options its table may hold (besides name and kind), and their check.
 VENUE_KINDS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any], str], dict[str, Any]]]] = {
-    "sim": (("seed", "liquidity", "tick_interval"), _sim_options),
+    "sim": (SIM_KEYS, _sim_options),
 }
 
 

@@ -120,6 +120,7 @@ class Server:
                 monitor=monitor,
                 sessions=self.acceptor.session_states,
                 runtime=self.gc_watch.state,
+                venue_kinds={v.name: v.kind for v in cfg.venues},
             )
         )
         self._api = uvicorn.Server(

@@ -91,6 +91,8 @@ class Fill:
     last_px: Decimal
     ts: datetime
     venue_trade_id: str = ""
+    venue: str = ""
+    fee: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -225,7 +227,8 @@ class Order:
                                     f"filled again by trade {e.venue_trade_id}")
         self.notional += e.last_px * e.last_qty
         self.cum_qty += e.last_qty
-        self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id))
+        self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id,
+                               e.venue or self.venue, e.fee))
         by_fill = self._status_by_fill()
         if self.status.is_terminal:  # a late fill
             return by_fill if by_fill is OrdStatus.FILLED else self.status

@@ -668,12 +668,13 @@ class OrderService:
         match event:
             case VenueAccepted():
                 return
-            case VenueFill(qty=qty, price=price, trade_id=trade_id):
+            case VenueFill(qty=qty, price=price, trade_id=trade_id, fee=fee):
                 self._record(OrderFilled(
                     order_id=oid, ts=ts,
                     # The ExecID of the Trade report that this fill produces.
                     exec_id=f"{oid}.{order.version + 1}",
-                    last_qty=qty, last_px=price, venue_trade_id=trade_id))
+                    last_qty=qty, last_px=price, venue_trade_id=trade_id, venue=order.venue,
+                    fee=fee))
             case VenueTriggered(trigger_px=px):
                 self._record(OrderTriggered(order_id=oid, ts=ts, trigger_px=px))
             case VenueCanceled(reason=reason):
