@@ -18,6 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compliance.pretrade import SELF_MATCH_MODES, ComplianceRules
+from gateway.profiles import load_profiles
+from oms.execution.profile import ProfileError, VolumeProfile
 from oms.instruments import Instrument
 from oms.text import text_problem
 from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
@@ -134,6 +136,13 @@ class VenueConfig:
 
 
 @dataclass(frozen=True)
+class ExecutionConfig:
+    vwap_profiles: tuple[Path, ...] = ()  # the files, as configured
+    # What they hold, per symbol; a symbol without one gets the U-shaped default.
+    profiles: dict[str, VolumeProfile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("var")
     log_format: str = "console"
@@ -144,9 +153,11 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     compliance: ComplianceRules = field(default_factory=ComplianceRules)
     instruments: tuple[Instrument, ...] = ()  # added to the default universe
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
 
-_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments"}
+_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments",
+             "execution"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 LOG_FORMATS = ("console", "json")
 API_ROLES = ("admin", "risk", "compliance", "viewer")
@@ -401,6 +412,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     compliance = _compliance(raw.get("compliance", {}))
     instruments = tuple(_instrument(t, i) for i, t in
                         enumerate(_tables(raw.get("instruments", []), "instruments")))
+    execution = _execution(raw.get("execution", {}))
     return Config(
         data_dir=data_dir,
         log_format=_string(server, "log_format", "server", "console", choices=LOG_FORMATS),
@@ -424,7 +436,22 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         limits=firm_limits,
         compliance=compliance,
         instruments=instruments,
+        execution=execution,
     )
+
+
+def _execution(table: Any) -> ExecutionConfig:
+    t = _take(table, "execution", {"vwap_profiles"})
+    files = tuple(Path(f) for f in _strings(t, "vwap_profiles", "execution", []))
+    for f in files:
+        if not f.is_file():
+            raise ConfigError(f"[execution] vwap_profiles: no such file {str(f)!r} "
+                              "(build one with `fixgate profile build`)")
+    try:
+        profiles = load_profiles(files)
+    except ProfileError as exc:
+        raise ConfigError(f"[execution] vwap_profiles: {exc}") from None
+    return ExecutionConfig(files, profiles)
 
 
 def _instrument(table: dict[str, Any], i: int) -> Instrument:
