@@ -105,3 +105,16 @@ def test_two_venues_with_their_own_seeds_are_independent_books():
     before = b.depth("AAPL", 5)
     a.step_liquidity(50)  # trading on one venue does not touch the other
     assert b.depth("AAPL", 5) == before
+
+
+def test_the_matching_benchmark_prints_its_figures(capsys):
+    import json
+
+    from gateway.cli import main
+
+    assert main(["bench", "--matching", "3000", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["orders"] + m["cancels"] == m["messages"] == 3000
+    assert m["trades"] > 0 and m["book_orders_per_s"] > 0 and m["exchange_orders_per_s"] > 0
+    # The exchange run reports every order's ack at least: the same stream went through.
+    assert m["exchange_events"] >= m["orders"]
