@@ -118,3 +118,19 @@ def test_the_matching_benchmark_prints_its_figures(capsys):
     assert m["trades"] > 0 and m["book_orders_per_s"] > 0 and m["exchange_orders_per_s"] > 0
     # The exchange run reports every order's ack at least: the same stream went through.
     assert m["exchange_events"] >= m["orders"]
+
+
+def test_a_sim_venue_feeds_the_router_its_book_and_fees():
+    from oms.execution.router import route
+
+    a, _, _ = venue(name="SIM-A", taker_fee_bps=D(3))
+    b, _, _ = venue(name="SIM-B", taker_fee_bps=D("0.5"))
+    a.submit(vo("a1", Side.SELL, "100", "170.00"))
+    b.submit(vo("b1", Side.SELL, "100", "170.01"))
+    books = [a.router_book("AAPL"), b.router_book("AAPL")]
+    assert books[0].asks == ((D("170.00"), D(100)),) and books[0].taker_fee_bps == 3
+    # 170.00 + 3 bp costs more than 170.01 + 0.5 bp: the router takes SIM-B first.
+    r = route(True, D(150), D("170.01"), books)
+    assert [(s.venue, s.qty) for s in r.decision] == [("SIM-B", 100), ("SIM-A", 50)]
+    b.status = VenueStatus.DOWN
+    assert not b.router_book("AAPL").up

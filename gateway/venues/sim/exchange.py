@@ -38,6 +38,7 @@ from gateway.venues.sim.liquidity import LIQUIDITY, LiquidityFlow
 from gateway.venues.sim.stops import StopBook, is_touched
 from gateway.venues.sim.timing import LoopTimers, Pipe, Timers
 from oms.enums import OrdType, TimeInForce
+from oms.execution.router import VenueBook
 from oms.instruments import Universe
 from oms.marketdata import MarketDataHandler, Quote, TradeTick
 from oms.venue import (
@@ -181,6 +182,14 @@ class SimExchange:
         """The visible book of one symbol: up to `levels` (price, size) a side, best first
         (what a smart order router weighs)."""
         return self.books[symbol].depth(levels)
+
+    def router_book(self, symbol: str, levels: int = 5,
+                    fill_probability: Decimal = Decimal(1)) -> VenueBook:
+        """This venue as the smart order router sees it: visible book, fees, status."""
+        depth = self.depth(symbol, levels)
+        return VenueBook(self.name, depth.bids, depth.asks, self.taker_fee_bps,
+                         self.maker_fee_bps, fill_probability,
+                         up=self.status is not VenueStatus.DOWN)
 
     @property
     def queued(self) -> int:
