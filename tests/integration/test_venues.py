@@ -44,12 +44,26 @@ messages_per_second = 50
 _ids = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def two_venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def _two_venue_server(tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
     assert ONE_VENUE in TEST_CONFIG
     text = TEST_CONFIG.replace(ONE_VENUE, TWO_VENUES).replace(
         "{hash}", hash_password(CLIENT1_PASSWORD, iterations=1000))
-    srv = ServerProcess(tmp_path_factory.mktemp("fixgate") / "data", text)
+    return ServerProcess(tmp_path_factory.mktemp("fixgate") / "data", text)
+
+
+@pytest.fixture(scope="module")
+def two_venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = _two_venue_server(tmp_path_factory)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def fresh_two_venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = _two_venue_server(tmp_path_factory)
     srv.start()
     try:
         yield srv
@@ -139,3 +153,40 @@ def test_get_venues_lists_each_venue_with_status_since(two_venues):
         assert since.utcoffset() == timedelta(0)
         assert datetime.now(UTC) - timedelta(minutes=10) < since <= datetime.now(UTC)
     assert httpx.get(f"{two_venues.api}/venues").status_code == 401
+
+
+def test_after_kill9_a_pinned_order_is_back_on_its_venue_and_fills_keep_venue_and_fee(
+        fresh_two_venues):
+    server = fresh_two_venues
+
+    async def before_crash():
+        c = await logon(server)
+        c.new_order("PIN-REST", "AAPL", "1", 200, ord_type="2", price="165.00",
+                    ex_destination="SIM-B")  # below SIM-B's bids: rests
+        await reports(c, "PIN-REST", "0")
+        c.new_order("PIN-FILL", "AAPL", "1", 100, ord_type="2", price="176.00",
+                    ex_destination="SIM-B")
+        return (await reports(c, "PIN-FILL", "2"))[-1][37]
+
+    filled_id = run(before_crash())
+    fills_before = server.get(f"/orders/{filled_id}").json()["fills"]
+    assert fills_before and all(f["venue"] == "SIM-B" and Decimal(f["fee"]) > 0
+                                for f in fills_before)
+    server.kill9()
+    server.start()
+    # Fee and venue came back from the journal in PostgreSQL, not from memory.
+    assert server.get(f"/orders/{filled_id}").json()["fills"] == fills_before
+
+    async def after_restart():
+        c = await logon(server)
+        # SIM-B itself confirms the cancel: replay put the order back in SIM-B's book (had
+        # it gone to SIM-A, SIM-B would answer "unknown order at venue SIM-B").
+        c.cancel("PIN-CXL", "PIN-REST", "AAPL", "1")
+        while True:
+            msg = await c.next_message(timeout=10)
+            if msg.get(11) == "PIN-CXL":
+                break
+        assert (msg[35], msg[150], msg[39]) == ("8", "4", "4")
+        await c.logout()
+
+    run(after_restart())
