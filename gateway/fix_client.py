@@ -433,6 +433,7 @@ _SHOWN = [
     (99, "StopPx"),
     (32, "LastQty"),
     (31, "LastPx"),
+    (30, "LastMkt"),
     (14, "CumQty"),
     (151, "LeavesQty"),
     (6, "AvgPx"),
