@@ -10,7 +10,9 @@ directory. Modes:
   (`serve --no-gates`), over `--accounts`, `--symbols` and a `--restricted`
   list of that many entries, and the throughput cost of the gates;
 - `--kill-switch N`: N working orders, then `POST /kill-switch` for the firm,
-  timed until the venue has acknowledged the last cancel.
+  timed until the venue has acknowledged the last cancel;
+- `--matching N`: the simulated exchange's matching engine alone, in this
+  process, no server (`bench_matching.py`).
 
 The load generator runs in this process, the servers in their own.
 """
@@ -293,6 +295,18 @@ def _print(label: str, s: dict[str, float]) -> None:
 def bench_main(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {"sessions": args.sessions, "orders": args.orders,
                                "rate": args.rate, "window": args.window}
+    if args.matching:
+        from gateway.bench_matching import run_matching
+        m = run_matching(args.matching)
+        print(json.dumps(m) if args.json else
+              f"matching engine, one core, {m['messages']:,} messages ({m['orders']:,} orders, "
+              f"{m['cancels']:,} cancels, {m['trades']:,} trades):\n"
+              f"  order book alone  {m['book_orders_per_s']:>9,} orders/s  "
+              f"({m['book_messages_per_s']:,} messages/s)\n"
+              f"  whole SimExchange {m['exchange_orders_per_s']:>9,} orders/s  "
+              f"({m['exchange_messages_per_s']:,} messages/s, events and market data "
+              f"delivered)")
+        return 0
     if args.replay:
         from gateway.bench_recovery import run_recovery
         results = run_recovery(args.replay)
@@ -388,6 +402,8 @@ def add_bench_parser(subparsers: Any) -> None:
                    help="time the firm kill switch over N working orders")
     p.add_argument("--replay", type=int, default=0, metavar="N",
                    help="time a restart on a journal of N events, until the first order ack")
+    p.add_argument("--matching", type=int, default=0, metavar="N",
+                   help="the sim's matching engine alone, N messages on one core: orders/s")
     p.add_argument("--flat-day", type=int, default=0, metavar="N",
                    help="ack latency at --rate on a fresh journal and after N orders")
     p.add_argument("--algos", type=int, default=0, metavar="SEEDS",

@@ -18,6 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compliance.pretrade import SELF_MATCH_MODES, ComplianceRules
+from gateway.profiles import load_profiles
+from oms.execution.profile import ProfileError, VolumeProfile
 from oms.instruments import Instrument
 from oms.text import text_problem
 from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
@@ -61,9 +63,24 @@ name = "viewer"
 password = "viewer"
 roles = ["viewer"]
 
+# Two independent simulated exchanges, so that pinning (ExDestination) and the router
+# have a choice: SIM-A is the deeper, cheaper-to-take venue; SIM-B pays a maker rebate.
 [[venues]]
-name = "SIM"
+name = "SIM-A"
 kind = "sim"
+seed = 7
+maker_fee_bps = 0.2
+taker_fee_bps = 0.3
+
+[[venues]]
+name = "SIM-B"
+kind = "sim"
+seed = 8
+liquidity_scale = 0.6
+maker_fee_bps = -0.2
+taker_fee_bps = 0.5
+latency_ms = 2
+messages_per_second = 500
 
 [limits]
 max_order_qty = 100000
@@ -119,6 +136,13 @@ class VenueConfig:
 
 
 @dataclass(frozen=True)
+class ExecutionConfig:
+    vwap_profiles: tuple[Path, ...] = ()  # the files, as configured
+    # What they hold, per symbol; a symbol without one gets the U-shaped default.
+    profiles: dict[str, VolumeProfile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("var")
     log_format: str = "console"
@@ -129,9 +153,11 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     compliance: ComplianceRules = field(default_factory=ComplianceRules)
     instruments: tuple[Instrument, ...] = ()  # added to the default universe
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
 
-_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments"}
+_SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments",
+             "execution"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 LOG_FORMATS = ("console", "json")
 API_ROLES = ("admin", "risk", "compliance", "viewer")
@@ -250,6 +276,16 @@ def _settings(table: Any, where: str) -> dict[str, str]:
     return out
 
 
+def _bounded(table: dict[str, Any], key: str, where: str, low: float, high: float) -> float:
+    """A number within [low, high] (both ends included)."""
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"[{where}] {key} must be a number, got {_kind_of(value)}")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"[{where}] {key} must be between {low:g} and {high:g}, got {value}")
+    return float(value)
+
+
 def _sim_options(v: dict[str, Any], where: str) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if "seed" in v:
@@ -258,12 +294,29 @@ def _sim_options(v: dict[str, Any], where: str) -> dict[str, Any]:
         opts["liquidity"] = _boolean(v, "liquidity", where, True)
     if "tick_interval" in v:
         opts["tick_interval"] = _number(v, "tick_interval", where, 0.05, positive=True)
+    if "liquidity_scale" in v:
+        opts["liquidity_scale"] = _number(v, "liquidity_scale", where, 1.0, positive=True)
+        if opts["liquidity_scale"] > 1000:
+            raise ConfigError(f"[{where}] liquidity_scale must be at most 1000, "
+                              f"got {v['liquidity_scale']}")
+    # A negative maker fee is a rebate; a taker rebate larger than any fee is a typo.
+    if "maker_fee_bps" in v:
+        opts["maker_fee_bps"] = _bounded(v, "maker_fee_bps", where, -100, 100)
+    if "taker_fee_bps" in v:
+        opts["taker_fee_bps"] = _bounded(v, "taker_fee_bps", where, -100, 100)
+    if "latency_ms" in v:
+        opts["latency_ms"] = _bounded(v, "latency_ms", where, 0, 60_000)
+    if "messages_per_second" in v:
+        opts["messages_per_second"] = _integer(v, "messages_per_second", where, 0, low=1)
     return opts
 
 
+SIM_KEYS = ("seed", "liquidity", "tick_interval", "liquidity_scale", "maker_fee_bps",
+            "taker_fee_bps", "latency_ms", "messages_per_second")
+
 # Each venue kind: the options its table may hold (besides name and kind), and their check.
 VENUE_KINDS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any], str], dict[str, Any]]]] = {
-    "sim": (("seed", "liquidity", "tick_interval"), _sim_options),
+    "sim": (SIM_KEYS, _sim_options),
 }
 
 
@@ -359,6 +412,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     compliance = _compliance(raw.get("compliance", {}))
     instruments = tuple(_instrument(t, i) for i, t in
                         enumerate(_tables(raw.get("instruments", []), "instruments")))
+    execution = _execution(raw.get("execution", {}))
     return Config(
         data_dir=data_dir,
         log_format=_string(server, "log_format", "server", "console", choices=LOG_FORMATS),
@@ -382,7 +436,22 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         limits=firm_limits,
         compliance=compliance,
         instruments=instruments,
+        execution=execution,
     )
+
+
+def _execution(table: Any) -> ExecutionConfig:
+    t = _take(table, "execution", {"vwap_profiles"})
+    files = tuple(Path(f) for f in _strings(t, "vwap_profiles", "execution", []))
+    for f in files:
+        if not f.is_file():
+            raise ConfigError(f"[execution] vwap_profiles: no such file {str(f)!r} "
+                              "(build one with `fixgate profile build`)")
+    try:
+        profiles = load_profiles(files)
+    except ProfileError as exc:
+        raise ConfigError(f"[execution] vwap_profiles: {exc}") from None
+    return ExecutionConfig(files, profiles)
 
 
 def _instrument(table: dict[str, Any], i: int) -> Instrument:

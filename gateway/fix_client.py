@@ -239,6 +239,7 @@ class FixClient:
         stop_px: Any = None,
         tif: str = "0",
         account: str | None = None,
+        ex_destination: str | None = None,
     ) -> int:
         fields: list[tuple[int, Any]] = [(35, "D"), (11, cl_ord_id)]
         if account:
@@ -251,6 +252,8 @@ class FixClient:
             (38, qty),
             (40, ord_type),
         ]
+        if ex_destination:
+            fields.append((100, ex_destination))
         return self.send([*fields, *_prices(price, stop_px), (59, tif)])
 
     def cancel(
@@ -430,6 +433,7 @@ _SHOWN = [
     (99, "StopPx"),
     (32, "LastQty"),
     (31, "LastPx"),
+    (30, "LastMkt"),
     (14, "CumQty"),
     (151, "LeavesQty"),
     (6, "AvgPx"),
@@ -481,6 +485,7 @@ def add_client_parser(subparsers: Any) -> None:
     o.add_argument("--tif", choices=sorted(_TIF_CODES), default="day")
     o.add_argument("--account")
     o.add_argument("--cl-ord-id")
+    o.add_argument("--ex-destination", help="ExDestination(100): the venue to pin the order to")
     c = actions.add_parser("cancel", help="send an OrderCancelRequest")
     c.add_argument("--orig-cl-ord-id", required=True)
     c.add_argument("--symbol", required=True)
@@ -526,6 +531,7 @@ async def _client_main(args: argparse.Namespace) -> int:
             args.stop_px,
             _TIF_CODES[args.tif],
             args.account,
+            args.ex_destination,
         )
         print(f"sent NewOrderSingle ClOrdID={cl}")
     elif args.action == "cancel":

@@ -120,6 +120,7 @@ class Server:
                 monitor=monitor,
                 sessions=self.acceptor.session_states,
                 runtime=self.gc_watch.state,
+                venue_kinds={v.name: v.kind for v in cfg.venues},
             )
         )
         self._api = uvicorn.Server(
@@ -193,6 +194,7 @@ class Server:
         cfg = self.config
         users = ", ".join(f"{u.name} ({'/'.join(u.roles)})" for u in cfg.api.users) or "none"
         clients = ", ".join(f"{c.comp_id} {c.begin_string}" for c in cfg.fix.clients) or "none"
+        venues = ", ".join(f"{v.name} ({v.kind})" for v in cfg.venues)
         return "\n".join(
             [
                 "fixgate is running",
@@ -200,6 +202,8 @@ class Server:
                 f"  SenderCompID={cfg.fix.sender_comp_id}"
                 f"  sessions: {clients}",
                 f"  REST API       http://{cfg.api.host}:{cfg.api.port}  (docs: /docs)",
+                f"  venues         {venues}  (ExDestination(100) pins; default "
+                f"{cfg.venues[0].name})",
                 f"  API users      {users}",
                 f"  log in         curl -d 'username=admin&password=...' "
                 f"http://{cfg.api.host}:{cfg.api.port}/auth/token",

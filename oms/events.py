@@ -152,7 +152,9 @@ class OrderFilled(OrderEvent):
     last_qty: Decimal
     last_px: Decimal
     venue_trade_id: str = ""
-    last_mkt: str = ""  # LastMkt(30): the venue that traded (a parent's fills come from many)
+    # Added later: rows written before have neither and replay with these defaults.
+    venue: str = ""  # where it traded (LastMkt(30)); "" means the order's venue
+    fee: Decimal = Decimal(0)  # the venue's fee for this fill (negative: a rebate)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

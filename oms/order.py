@@ -92,6 +92,7 @@ class Fill:
     ts: datetime
     venue_trade_id: str = ""
     venue: str = ""
+    fee: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -232,7 +233,7 @@ class Order:
         self.notional += e.last_px * e.last_qty
         self.cum_qty += e.last_qty
         self.fills.append(Fill(e.exec_id, e.last_qty, e.last_px, e.ts, e.venue_trade_id,
-                               e.last_mkt or self.venue))
+                               e.venue or self.venue, e.fee))
         by_fill = self._status_by_fill()
         if self.status.is_terminal:  # a late fill
             return by_fill if by_fill is OrdStatus.FILLED else self.status

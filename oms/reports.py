@@ -51,9 +51,9 @@ class ExecutionReport:
     avg_px: Decimal
     last_qty: Decimal = Decimal(0)
     last_px: Decimal = Decimal(0)
-    last_mkt: str = ""  # LastMkt(30): the venue of a fill
     ord_rej_reason: int | None = None
     text: str = ""
+    last_mkt: str = ""  # LastMkt(30) of a Trade report: the venue that filled
     seq: int = 0  # the journal entry this report tells of (0: a status, not a new fact)
     poss_resend: bool = False  # sent again after a restart: PossResend(97)=Y
 
@@ -66,9 +66,9 @@ class ExecutionReport:
         *,
         last_qty: Decimal = Decimal(0),
         last_px: Decimal = Decimal(0),
-        last_mkt: str = "",
         ord_rej_reason: int | None = None,
         text: str = "",
+        last_mkt: str = "",
         seq: int = 0,
     ) -> ExecutionReport:
         return cls(
@@ -92,9 +92,9 @@ class ExecutionReport:
             avg_px=order.avg_px,
             last_qty=last_qty,
             last_px=last_px,
-            last_mkt=last_mkt,
             ord_rej_reason=ord_rej_reason,
             text=text,
+            last_mkt=last_mkt,
             seq=seq,
         )
 
@@ -174,7 +174,7 @@ def reports_for(order: Order, event: OrderEvent, seq: int = 0) -> Report | None:
         case OrderRejected(reason=reason, ord_rej_reason=why):
             return ExecutionReport.of(order, ExecType.REJECTED, exec_id(order),
                                       ord_rej_reason=why, text=reason, seq=seq)
-        case OrderFilled(last_qty=qty, last_px=px, last_mkt=venue):
+        case OrderFilled(last_qty=qty, last_px=px, venue=venue):
             return ExecutionReport.of(order, ExecType.TRADE, exec_id(order), last_qty=qty,
                                       last_px=px, last_mkt=venue or order.venue, seq=seq)
         case OrderCanceled(reason=reason):

@@ -728,12 +728,13 @@ class OrderService:
         match event:
             case VenueAccepted():
                 return
-            case VenueFill(qty=qty, price=price, trade_id=trade_id):
+            case VenueFill(qty=qty, price=price, trade_id=trade_id, fee=fee):
                 self._record(OrderFilled(
                     order_id=oid, ts=ts,
                     # The ExecID of the Trade report that this fill produces.
                     exec_id=f"{oid}.{order.version + 1}",
-                    last_qty=qty, last_px=price, venue_trade_id=trade_id))
+                    last_qty=qty, last_px=price, venue_trade_id=trade_id, venue=order.venue,
+                    fee=fee))
             case VenueTriggered(trigger_px=px):
                 self._record(OrderTriggered(order_id=oid, ts=ts, trigger_px=px))
             case VenueCanceled(reason=reason):
@@ -830,7 +831,7 @@ class OrderService:
                 order_id=parent.order_id, ts=self.now(),
                 exec_id=f"{parent.order_id}.{parent.version + 1}", last_qty=event.qty,
                 last_px=event.price, venue_trade_id=f"{child.order_id}:{event.trade_id}",
-                last_mkt=child.venue))
+                venue=child.venue, fee=event.fee))
         self.execution.on_child_event(parent, child)
 
 

@@ -9,11 +9,22 @@ runs its own threads hands events over with `loop.call_soon_threadsafe`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from oms.enums import OrdType, Side, TimeInForce
 from oms.marketdata import MarketDataHandler
+
+
+class VenueStatus(StrEnum):
+    """Whether a venue takes orders: `GET /venues` shows it, and a pinned order to a venue
+    that is `down` is refused ("venue X is down")."""
+
+    UP = "up"
+    DOWN = "down"
+    DEGRADED = "degraded"  # connected but impaired (slow, recovering): orders still go
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,9 @@ class VenueFill:
     qty: Decimal
     price: Decimal
     trade_id: str
+    # What the venue charges (positive) or pays as a rebate (negative) for this fill, in
+    # the instrument's currency; 0 where the venue reports none.
+    fee: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +110,8 @@ class VenueListener(Protocol):
 
 class Venue(Protocol):
     name: str
+    status: VenueStatus
+    status_since: datetime  # UTC: when `status` last changed
 
     def set_listener(self, listener: VenueListener) -> None: ...
 

@@ -31,6 +31,7 @@ from oms.gates import (
 from oms.instruments import Universe
 from oms.order import Order
 from oms.validation import check_order_terms
+from oms.venue import VenueStatus
 
 log = structlog.get_logger("oms.vetting")
 
@@ -75,8 +76,13 @@ class GatePipeline:
         if instrument is None:
             return Denial("unknown_symbol", f"unknown symbol {order.symbol!r}",
                           OrdRejReason.UNKNOWN_SYMBOL), approved
-        if order.venue not in self.venues:
-            return Denial("venue", f"unknown venue {order.venue!r}",
+        venue = self.venues.get(order.venue)
+        if venue is None:
+            return Denial("venue", f"unknown ExDestination(100) {order.venue!r}: configured "
+                          f"venues are {', '.join(self.venues)}",
+                          OrdRejReason.BROKER_OPTION), approved
+        if getattr(venue, "status", VenueStatus.UP) == VenueStatus.DOWN:
+            return Denial("venue", f"venue {order.venue} is down",
                           OrdRejReason.BROKER_OPTION), approved
         ctx = OrderContext(order, instrument, self.reference_price(order.symbol, order.venue),
                            self.orders, self.account, intent)

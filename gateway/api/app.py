@@ -8,6 +8,7 @@ service directly.
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -36,8 +37,9 @@ Reader = Annotated[User, Depends(require("read"))]
 def _order_detail(order: Order, service: OrderService) -> dict[str, Any]:
     out = order.to_dict()
     out["fills"] = [{"exec_id": f.exec_id, "last_qty": str(f.last_qty),
-                     "last_px": str(f.last_px), "ts": f.ts.isoformat(), "venue": f.venue,
-                     "venue_trade_id": f.venue_trade_id} for f in order.fills]
+                     "last_px": str(f.last_px), "ts": f.ts.isoformat(),
+                     "venue_trade_id": f.venue_trade_id, "venue": f.venue or order.venue,
+                     "fee": str(f.fee)} for f in order.fills]
     if order.algo is not None:
         out["algo"] = order.algo
         out["children"] = [{"order_id": c.order_id, "venue": c.venue, "qty": str(c.qty),
@@ -172,6 +174,15 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return {"orders": len(service.orders), "working_orders": len(service.working_orders()),
                 "journal_seq": service.queue.committed_seq, "gc": ctx.runtime()}
 
+    @app.get("/venues")
+    async def venues(ctx: Ctx, user: Reader) -> list[dict[str, Any]]:
+        """Each configured venue, in config order: the first is where unpinned orders go."""
+        return [{"name": name,
+                 "kind": ctx.venue_kinds.get(name) or getattr(venue, "kind", "unknown"),
+                 "status": str(getattr(venue, "status", "up")),
+                 "since": _utc(getattr(venue, "status_since", None))}
+                for name, venue in ctx.service.venues.items()]
+
     @app.get("/sessions")
     async def sessions(ctx: Ctx, user: Reader) -> list[dict[str, Any]]:
         return ctx.sessions()
@@ -192,6 +203,10 @@ def _not_canceled(order_id: str, now: OrdStatus) -> str:
     if now.is_terminal:
         return f"order {order_id} was {word} before the cancel took effect"
     return f"the venue refused to cancel order {order_id}; it is still {word}"
+
+
+def _utc(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.astimezone(UTC).isoformat()
 
 
 def _str(value: object) -> str | None:

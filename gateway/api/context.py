@@ -1,7 +1,7 @@
 """What the API handlers work with, and how they reach it from a request."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -21,6 +21,7 @@ class ApiContext:
     monitor: RiskMonitor
     sessions: Callable[[], list[dict[str, Any]]]
     runtime: Callable[[], dict[str, Any]] = dict  # the process: GC pauses, orders in memory
+    venue_kinds: dict[str, str] = field(default_factory=dict)  # venue name -> config kind
 
 
 def context(request: Request) -> ApiContext:

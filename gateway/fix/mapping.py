@@ -77,6 +77,7 @@ def new_order(f: Fields, session: str, default_account: str) -> SubmitOrder:
         stop_px=_dec(f, 99, "StopPx"),
         session=session,
         algo=_algo(f),
+        venue=f.get(100) or None,  # ExDestination: pins the order to that venue
     )
 
 

@@ -7,6 +7,8 @@ below, and its options to the config's known keys.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from gateway.config import VenueConfig
 from gateway.venues.sim import SimExchange
 from oms.instruments import Universe
@@ -24,6 +26,11 @@ def build_venue(cfg: VenueConfig, universe: Universe) -> Venue:
             seed=int(opts.get("seed", 7)),
             liquidity=bool(opts.get("liquidity", True)),
             tick_interval=float(opts.get("tick_interval", 0.05)),
+            liquidity_scale=float(opts.get("liquidity_scale", 1.0)),
+            maker_fee_bps=Decimal(str(opts.get("maker_fee_bps", 0))),
+            taker_fee_bps=Decimal(str(opts.get("taker_fee_bps", 0))),
+            latency_ms=float(opts.get("latency_ms", 0.0)),
+            messages_per_second=opts.get("messages_per_second"),
         )
     raise ValueError(f"venue {cfg.name}: unknown kind {cfg.kind!r} (supported: "
                      f"{', '.join(KINDS)})")

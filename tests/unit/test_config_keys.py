@@ -1,6 +1,7 @@
 """Every table of the config refuses what it does not know, and checks what it does."""
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,44 @@ def test_venue_options_are_checked_and_reach_the_venue():
     assert example.options == {"seed": 7, "liquidity": True, "tick_interval": 0.05}
 
 
+def test_market_structure_keys_reach_the_sim_venue():
+    cfg = parse_config(SIM + "liquidity_scale = 2.5\nmaker_fee_bps = -0.2\ntaker_fee_bps = 0.3\n"
+                       "latency_ms = 1.5\nmessages_per_second = 200\n")
+    built = build_venue(cfg.venues[0], default_universe())
+    assert (built.maker_fee_bps, built.taker_fee_bps) == (Decimal("-0.2"), Decimal("0.3"))
+    assert (built.latency_ms, built.messages_per_second) == (1.5, 200)
+    # The scale sizes the seeded book: 2.5 times the depth of an unscaled venue.
+    plain = build_venue(parse_config(SIM).venues[0], default_universe())
+    deep, thin = built.depth("AAPL", 5), plain.depth("AAPL", 5)
+    assert sum(q for _, q in deep.bids) == Decimal("2.5") * sum(q for _, q in thin.bids)
+
+
+def test_the_demo_config_runs_two_sim_venues():
+    venues = load_config(None).venues
+    assert [(v.name, v.kind) for v in venues] == [("SIM-A", "sim"), ("SIM-B", "sim")]
+    # Own seeds: two independent books, not one book twice.
+    assert venues[0].options["seed"] != venues[1].options["seed"]
+
+
 @pytest.mark.parametrize("text,message", [
     # Keys a venue table does not know (#11): named, with the table and what it takes.
     (SIM + "fees = 0.1\n", "[venues[0]]: unknown key(s) fees for a sim venue (SIM); "
-     "known: kind, liquidity, name, seed, tick_interval"),
-    (SIM + "latency_ms = 5\nfees = 1\n", "[venues[0]]: unknown key(s) fees, latency_ms"),
+     "known: kind, latency_ms, liquidity, liquidity_scale, maker_fee_bps, messages_per_second, "
+     "name, seed, taker_fee_bps, tick_interval"),
+    (SIM + "latency = 5\nfees = 1\n", "[venues[0]]: unknown key(s) fees, latency for"),
+    # The market-structure keys of a sim venue: type and range, named.
+    (SIM + "liquidity_scale = 0\n", "[venues[0]] liquidity_scale must be a positive number"),
+    (SIM + 'liquidity_scale = "big"\n', "liquidity_scale must be a number, got a string"),
+    (SIM + "liquidity_scale = 5000\n", "liquidity_scale must be at most 1000, got 5000"),
+    (SIM + "maker_fee_bps = 150\n",
+     "[venues[0]] maker_fee_bps must be between -100 and 100, got 150"),
+    (SIM + 'taker_fee_bps = "0.3"\n', "taker_fee_bps must be a number, got a string"),
+    (SIM + "taker_fee_bps = nan\n", "taker_fee_bps must be between -100 and 100, got nan"),
+    (SIM + "latency_ms = -1\n", "[venues[0]] latency_ms must be between 0 and 60000, got -1"),
+    (SIM + "latency_ms = true\n", "latency_ms must be a number, got a boolean"),
+    (SIM + "messages_per_second = 0\n",
+     "[venues[0]] messages_per_second must be at least 1, got 0"),
+    (SIM + "messages_per_second = 2.5\n", "messages_per_second must be an integer, got a number"),
     ('[[venues]]\nname = "X"\nkind = "alpaca"\n',
      "[venues[0]] kind 'alpaca' is not supported; supported kinds: sim"),
     (SIM + 'seed = "seven"\n', "[venues[0]] seed must be an integer, got a string"),

@@ -9,24 +9,36 @@ a callback sees every earlier event first and never runs inside a match.
 Stops are held by the exchange and triggered by its own trades, as on a venue
 with native stops. Before the first trade of a symbol with background
 liquidity, the last price is the reference price (the previous close).
+
+Several exchanges can run side by side, each its own venue (own books, own
+seeded flow, own fees). Optional wire effects, off by default: `latency_ms`
+delays each message one way (an order reaches the book that much after it is
+sent, each report reaches fixgate that much after it happened), and
+`messages_per_second` caps what the venue takes in per sliding second; a
+burst beyond it is queued and spread, never dropped (see `timing.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
 
-from gateway.venues.sim.book import Fill, MatchResult, OrderBook, TradeIds
+from gateway.venues.sim.book import BookDepth, Fill, MatchResult, OrderBook, TradeIds
 from gateway.venues.sim.checks import order_problem, terms_problem, works_as
 from gateway.venues.sim.feed import MarketDataFeed
 from gateway.venues.sim.liquidity import LIQUIDITY, LiquidityFlow
 from gateway.venues.sim.stops import StopBook, is_touched
+from gateway.venues.sim.timing import LoopTimers, Pipe, Timers
 from oms.enums import OrdType, TimeInForce
+from oms.execution.router import VenueBook
 from oms.instruments import Universe
 from oms.marketdata import MarketDataHandler, Quote, TradeTick
 from oms.venue import (
@@ -39,6 +51,7 @@ from oms.venue import (
     VenueOrderRejected,
     VenueReplaced,
     VenueRequestRejected,
+    VenueStatus,
     VenueTriggered,
 )
 
@@ -68,9 +81,32 @@ class SimExchange:
         seed: int = 7,
         liquidity: bool = True,
         tick_interval: float = 0.05,
+        liquidity_scale: float = 1.0,
+        maker_fee_bps: Decimal = Decimal(0),
+        taker_fee_bps: Decimal = Decimal(0),
+        latency_ms: float = 0.0,
+        messages_per_second: int | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.name = name
+        self.kind = "sim"
+        self.status = VenueStatus.UP  # an in-process exchange is up for as long as we run
+        self.status_since = datetime.now(UTC)
         self.tick_interval = tick_interval
+        # Fees in basis points of the traded notional: the aggressor pays the taker fee,
+        # the resting order the maker fee (negative: a rebate).
+        self.maker_fee_bps = maker_fee_bps
+        self.taker_fee_bps = taker_fee_bps
+        self.latency_ms = latency_ms
+        self.messages_per_second = messages_per_second
+        timers = timers or LoopTimers()
+        self._inbound: Pipe[Callable[[], None]] | None = None
+        self._reports: Pipe[VenueEvent] | None = None
+        if latency_ms > 0 or messages_per_second is not None:
+            self._inbound = Pipe(timers, _call, delay=latency_ms / 1000,
+                                 rate=messages_per_second)
+        if latency_ms > 0:
+            self._reports = Pipe(timers, self._tell, delay=latency_ms / 1000)
         self._universe = universe
         trade_ids = TradeIds()
         self.books: dict[str, OrderBook] = {
@@ -87,7 +123,7 @@ class SimExchange:
         self._task: asyncio.Task[None] | None = None
         self._flow: LiquidityFlow | None = None
         if liquidity:
-            self._flow = LiquidityFlow(self, universe, seed=seed)
+            self._flow = LiquidityFlow(self, universe, seed=seed, scale=liquidity_scale)
             self._flow.seed_books()
             for instrument in universe:
                 self.books[instrument.symbol].last_price = instrument.reference_price
@@ -111,6 +147,9 @@ class SimExchange:
             )
 
     async def stop(self) -> None:
+        for pipe in (self._inbound, self._reports):
+            if pipe is not None:
+                pipe.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -118,6 +157,48 @@ class SimExchange:
                 await task
 
     def submit(self, order: VenueOrder) -> None:
+        if self._inbound is not None:
+            self._inbound.put(functools.partial(self._submit, order))
+        else:
+            self._submit(order)
+
+    def cancel(self, order_id: str) -> None:
+        if self._inbound is not None:
+            self._inbound.put(functools.partial(self._cancel, order_id))
+        else:
+            self._cancel(order_id)
+
+    def replace(
+        self, order_id: str, leaves_qty: Decimal, price: Decimal | None, stop_px: Decimal | None
+    ) -> None:
+        """Apply new terms; a price of None keeps the current one (likewise stop_px)."""
+        if self._inbound is not None:
+            self._inbound.put(functools.partial(self._replace, order_id, leaves_qty, price,
+                                                stop_px))
+        else:
+            self._replace(order_id, leaves_qty, price, stop_px)
+
+    def depth(self, symbol: str, levels: int = 5) -> BookDepth:
+        """The visible book of one symbol: up to `levels` (price, size) a side, best first
+        (what a smart order router weighs)."""
+        return self.books[symbol].depth(levels)
+
+    def router_book(self, symbol: str, levels: int = 5,
+                    fill_probability: Decimal = Decimal(1)) -> VenueBook:
+        """This venue as the smart order router sees it: visible book, fees, status."""
+        depth = self.depth(symbol, levels)
+        return VenueBook(self.name, depth.bids, depth.asks, self.taker_fee_bps,
+                         self.maker_fee_bps, fill_probability,
+                         up=self.status is not VenueStatus.DOWN)
+
+    @property
+    def queued(self) -> int:
+        """Messages sent to the venue that it has not taken in yet (latency, rate)."""
+        return len(self._inbound) if self._inbound is not None else 0
+
+    # -- inbound messages, as they reach the venue --------------------------------------
+
+    def _submit(self, order: VenueOrder) -> None:
         problem = order_problem(order, self._universe.get(order.symbol))
         if problem is None and order.order_id in self._working:
             problem = f"order id {order.order_id} is already working at venue {self.name}"
@@ -134,7 +215,7 @@ class SimExchange:
                 self._work(working)
         self._pump()
 
-    def cancel(self, order_id: str) -> None:
+    def _cancel(self, order_id: str) -> None:
         working = self._working.get(order_id)
         if working is None:
             self._outbox.append(VenueRequestRejected(order_id, self._gone(order_id)))
@@ -149,10 +230,9 @@ class SimExchange:
             self._after_book_change(symbol, ())
         self._pump()
 
-    def replace(
+    def _replace(
         self, order_id: str, leaves_qty: Decimal, price: Decimal | None, stop_px: Decimal | None
     ) -> None:
-        """Apply new terms; a price of None keeps the current one (likewise stop_px)."""
         working = self._working.get(order_id)
         problem = None if working is not None else self._gone(order_id)
         if working is not None:
@@ -271,9 +351,9 @@ class SimExchange:
         stops = self._stops[symbol]
         for fill in fills:
             if fill.aggressor_id.startswith(_CLIENT):
-                self._client_fill(fill.aggressor_owner, fill)
+                self._client_fill(fill.aggressor_owner, fill, self.taker_fee_bps)
             if fill.passive_id.startswith(_CLIENT):
-                self._client_fill(fill.passive_owner, fill)
+                self._client_fill(fill.passive_owner, fill, self.maker_fee_bps)
             tick = self._feed.trade(symbol, fill.price, fill.qty)
             if tick is not None:
                 self._outbox.append(tick)
@@ -283,10 +363,11 @@ class SimExchange:
         if quote is not None:
             self._outbox.append(quote)
 
-    def _client_fill(self, order_id: str, fill: Fill) -> None:
+    def _client_fill(self, order_id: str, fill: Fill, fee_bps: Decimal) -> None:
         working = self._working[order_id]
         working.leaves -= fill.qty
-        self._outbox.append(VenueFill(order_id, fill.qty, fill.price, fill.trade_id))
+        fee = fill.price * fill.qty * fee_bps.scaleb(-4) if fee_bps else Decimal(0)
+        self._outbox.append(VenueFill(order_id, fill.qty, fill.price, fill.trade_id, fee))
         if working.leaves == 0:
             self._finish(order_id, _FILLED)
 
@@ -315,14 +396,25 @@ class SimExchange:
                     item = self._outbox.popleft()
                     if isinstance(item, Quote | TradeTick):
                         self._feed.publish(item)
-                    elif self._listener is not None:
-                        self._listener.on_venue_event(item)
+                    elif self._reports is not None:
+                        self._reports.put(item)
+                    else:
+                        self._tell(item)
                 elif self._triggers:
                     self._trigger(*self._triggers.popleft())
                 else:
                     break
         finally:
             self._pumping = False
+
+
+    def _tell(self, event: VenueEvent) -> None:
+        if self._listener is not None:
+            self._listener.on_venue_event(event)
+
+
+def _call(action: Callable[[], None]) -> None:
+    action()
 
 
 def _remainder_reason(order: VenueOrder, result: MatchResult) -> str:

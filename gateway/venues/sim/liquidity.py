@@ -81,8 +81,10 @@ class LiquidityFlow:
         *,
         seed: int,
         params: LiquidityParams | None = None,
+        scale: float = 1.0,
     ) -> None:
         self._venue = venue
+        self._scale = scale  # order sizes times this: a deeper or a thinner venue
         self._rng = random.Random(seed)
         self._p = params or LiquidityParams()
         self._symbols = [_Symbol(i, self._p) for i in instruments]
@@ -130,10 +132,16 @@ class LiquidityFlow:
             ticks = min(ticks, edge - 1) if is_buy else max(ticks, edge + 1)
         if ticks < 1:
             return
-        qty = s.instrument.lot_size * 100 * self._rng.randint(*self._p.lots)
+        qty = self._lots(s, self._rng.randint(*self._p.lots))
         oid = f"L{next(self._ids)}"
         self._venue.place_liquidity(s.instrument.symbol, oid, is_buy, qty, s.tick * ticks)
         s.own.append(oid)
+
+    def _lots(self, s: _Symbol, hundreds: int) -> Decimal:
+        """`hundreds` hundred-lots, scaled, in whole lots (at least one)."""
+        if self._scale == 1.0:
+            return s.instrument.lot_size * 100 * hundreds
+        return s.instrument.lot_size * max(1, round(100 * hundreds * self._scale))
 
     def _cancel_one(self, s: _Symbol) -> None:
         if not s.own:
@@ -151,7 +159,7 @@ class LiquidityFlow:
         mid = float((bid + ask) / 2 / s.tick)
         lean = min(0.4, max(-0.4, 0.1 * (s.fair - mid)))
         is_buy = self._rng.random() < 0.5 + lean
-        qty = s.instrument.lot_size * 100 * self._rng.randint(1, 3)
+        qty = self._lots(s, self._rng.randint(1, 3))
         limit = ask + s.tick if is_buy else bid - s.tick
         if limit <= 0:
             return
