@@ -18,6 +18,7 @@ from compliance import lists
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
 from compliance.pretrade import ComplianceGate, ComplianceRules
 from oms.clock import Clock, WallClock
+from oms.execution.profile import VolumeProfile
 from oms.gates import PreTradeGate
 from oms.instruments import Universe
 from oms.journal import Journal
@@ -72,14 +73,16 @@ class RiskDesk:
 
     def order_service(self, universe: Universe, journal: Journal, venues: dict[str, Venue], *,
                       default_venue: str | None = None, gates: bool = True,
-                      clock: Clock | None = None) -> tuple[OrderService, RiskMonitor]:
+                      clock: Clock | None = None,
+                      volume_profile: Callable[[str], VolumeProfile | None] | None = None,
+                      ) -> tuple[OrderService, RiskMonitor]:
         """The OMS wired to this desk: its gates, its control events, its monitor."""
         clock = clock or WallClock()
         service = OrderService(
             universe=universe, journal=journal, venues=venues,
             gates=self.gates(clock) if gates else [],
             default_venue=default_venue or next(iter(venues)),
-            controls=self.controls(), clock=clock,
+            controls=self.controls(), clock=clock, volume_profile=volume_profile,
         )
         monitor = RiskMonitor(service, self.limits, self.states, self.volatility,
                               clock.monotonic)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 import secrets
@@ -29,6 +30,7 @@ from gateway.gc_watch import GcWatch
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
 from gateway.venues import build_venue
+from oms.execution.profile import profile_for
 from oms.instruments import Universe
 from oms.service import OrderService
 from oms.universe import default_universe
@@ -85,7 +87,8 @@ class Server:
         self.journal = PostgresJournal(self.pool)
         self.service, monitor = desk.order_service(
             universe, self.journal, venues, default_venue=cfg.venues[0].name,
-            gates=self.gates_enabled)
+            gates=self.gates_enabled,
+            volume_profile=functools.partial(profile_for, cfg.execution.profiles))
         self.monitor = monitor
         began = time.perf_counter()
         # Replay allocates an object or more per event and frees few: with the collector

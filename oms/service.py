@@ -51,8 +51,9 @@ from oms.events import (
     OrderSubmitted,
     OrderTriggered,
 )
-from oms.execution.algos import VolumeCurve, parse_algo
+from oms.execution.algos import parse_algo
 from oms.execution.engine import QUALITY_KIND, AlgoEngine
+from oms.execution.profile import VolumeProfile
 from oms.exposure import WorkingExposure
 from oms.gates import Approval, Denial, PreTradeGate
 from oms.instruments import Universe
@@ -110,7 +111,7 @@ class OrderService:
         default_venue: str = "SIM",
         controls: Mapping[str, ControlHandler] | None = None,
         clock: Clock | None = None,
-        volume_curve: Callable[[str], VolumeCurve | None] | None = None,
+        volume_profile: Callable[[str], VolumeProfile | None] | None = None,
     ) -> None:
         self.universe = universe
         self.journal = journal
@@ -122,7 +123,7 @@ class OrderService:
         self.queue = CommitQueue(journal)
         self.gates = GatePipeline(gates, universe, self.venues, self.store, self,
                                   self.store.exposure, self.reference_price)
-        self.execution = AlgoEngine(self.clock, self, volume_curve)
+        self.execution = AlgoEngine(self.clock, self, volume_profile)
         self.controls.setdefault(QUALITY_KIND, self.execution.apply_quality)
         self._tape_watched = False
         self.started = False

@@ -15,13 +15,13 @@ import bisect
 import hashlib
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from oms.commands import AlgoRequest
 from oms.enums import OrdRejReason, OrdType, TimeInForce
+from oms.execution.profile import VolumeProfile, u_shaped
 from oms.gates import Denial
 
 TWAP, VWAP, POV = "TWAP", "VWAP", "POV"
@@ -35,17 +35,6 @@ TIME_JITTER = 0.25  # of a slice interval, either way
 SIZE_JITTER = 0.5  # of a slice's size, either way, on the cumulative target
 POV_CHECK_S = 5.0  # POV also looks at the tape on a timer, not only on prints
 LOT = Decimal(1)
-
-# The share of the day's volume traded by a fraction of the session (0..1): a curve from
-# a volume profile, or the default when none is configured for the symbol.
-VolumeCurve = Callable[[float], float]
-
-
-def u_shaped(x: float) -> float:
-    """The default intraday volume curve: heavy at the open and the close (density
-    proportional to 1 + 3(2x-1)^2, integrated)."""
-    x = min(1.0, max(0.0, x))
-    return (x + (2 * x - 1) ** 3 / 2 + 0.5) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +163,8 @@ class Schedule:
     quantity due by each, with bounded randomisation drawn from a seed (the OrderID), so
     the same order always gets the same schedule."""
 
-    def __init__(self, spec: AlgoSpec, seed: str, curve: VolumeCurve | None = None) -> None:
+    def __init__(self, spec: AlgoSpec, seed: str, profile: VolumeProfile | None = None
+                 ) -> None:
         assert spec.end is not None
         self.spec = spec
         span = (spec.end - spec.start).total_seconds()
@@ -190,7 +180,7 @@ class Schedule:
             self.times.append(spec.start + timedelta(seconds=at))
             due = (k + 1) / n
             if spec.strategy == VWAP:
-                due = self._vwap(curve or u_shaped, (k + 1) / n)
+                due = self._vwap(profile or u_shaped(), (k + 1) / n)
             size = 1 / n if k < n - 1 else 0.0
             self.fractions.append(min(1.0, max(0.0, due + rng.uniform(-SIZE_JITTER,
                                                                        SIZE_JITTER) * size)))
@@ -199,21 +189,16 @@ class Schedule:
         for k in range(1, n):
             self.fractions[k] = max(self.fractions[k], self.fractions[k - 1])
 
-    def _vwap(self, curve: VolumeCurve, x: float) -> float:
-        """The share of the window's expected volume done by fraction x of the window."""
-        a, b = self._session_position(self.spec.start), self._session_position(self.spec.end)
-        lo, hi = curve(a), curve(b)
+    def _vwap(self, profile: VolumeProfile, x: float) -> float:
+        """The share of the window's expected volume done by fraction x of the window
+        (linear where the window lies outside the profile's session)."""
+        assert self.spec.end is not None
+        a = profile.minutes_after_open(self.spec.start)
+        b = a + (self.spec.end - self.spec.start).total_seconds() / 60
+        lo, hi = profile.cumulative(a), profile.cumulative(b)
         if hi - lo <= 1e-9:
             return x
-        return (curve(a + (b - a) * x) - lo) / (hi - lo)
-
-    @staticmethod
-    def _session_position(t: datetime | None) -> float:
-        """Where t falls in the US equity session, 0 at 09:30 and 1 at 16:00 New York
-        (fixed UTC-5 offset: the curve's shape matters, not the daylight-saving hour)."""
-        assert t is not None
-        minutes = (t.hour * 60 + t.minute + t.second / 60 - 14 * 60 - 30) % (24 * 60)
-        return min(1.0, minutes / 390)
+        return (profile.cumulative(a + (b - a) * x) - lo) / (hi - lo)
 
     def due(self, now: datetime, total: Decimal) -> Decimal:
         """The quantity that should have been released by `now` (whole lots)."""

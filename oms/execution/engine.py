@@ -26,10 +26,10 @@ from oms.execution.algos import (
     POV_CHECK_S,
     AlgoSpec,
     Schedule,
-    VolumeCurve,
     participation_due,
     slippage_bps,
 )
+from oms.execution.profile import VolumeProfile
 from oms.gates import Denial
 from oms.marketdata import TradeTick
 from oms.order import Order
@@ -77,10 +77,10 @@ class _Run:
 
 class AlgoEngine:
     def __init__(self, clock: Clock, desk: ChildDesk,
-                 curve: Callable[[str], VolumeCurve | None] | None = None) -> None:
+                 profile: Callable[[str], VolumeProfile | None] | None = None) -> None:
         self.clock = clock
         self.desk = desk
-        self._curve = curve or (lambda symbol: None)
+        self._profile = profile or (lambda symbol: None)
         self._runs: dict[str, _Run] = {}
         self._final: dict[str, dict[str, Any]] = {}  # parent id -> quality it ended with
         self._by_symbol: dict[tuple[str, str], set[str]] = {}  # (venue, symbol) -> parents
@@ -93,7 +93,7 @@ class AlgoEngine:
             return
         spec = AlgoSpec.from_algo(parent.algo)
         schedule = (None if spec.strategy == POV
-                    else Schedule(spec, parent.order_id, self._curve(parent.symbol)))
+                    else Schedule(spec, parent.order_id, self._profile(parent.symbol)))
         run = _Run(parent, spec, schedule)
         self._runs[parent.order_id] = run
         self._by_symbol.setdefault((parent.venue, parent.symbol), set()).add(parent.order_id)

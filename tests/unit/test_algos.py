@@ -19,7 +19,8 @@ from gateway.venues.sim.exchange import SimExchange
 from oms.clock import SimulatedClock
 from oms.commands import AlgoRequest, CancelOrder, ReplaceOrder, SubmitOrder
 from oms.enums import ExecType, OrdStatus
-from oms.execution.algos import Schedule, parse_algo, u_shaped
+from oms.execution.algos import Schedule, parse_algo
+from oms.execution.profile import VolumeProfile, u_shaped
 from oms.journal import InMemoryJournal
 from oms.service import OrderService
 from oms.universe import default_universe
@@ -217,8 +218,10 @@ def test_vwap_front_loads_the_open_on_the_u_shaped_default():
     v, t = Schedule(spec_v, "X"), Schedule(spec_t, "X")
     first_hour = START + timedelta(hours=1)
     assert v.due(first_hour, D(10_000)) > t.due(first_hour, D(10_000)) * D("1.3")
-    assert u_shaped(0.0) == 0.0 and abs(u_shaped(1.0) - 1.0) < 1e-12
-    assert abs(u_shaped(0.5) - 0.5) < 1e-12
+    # A profile of the symbol's own is followed instead of the default.
+    flat = Schedule(spec_v, "X", VolumeProfile("AAPL", (1 / 78,) * 78))
+    assert abs(flat.due(first_hour, D(10_000)) - t.due(first_hour, D(10_000))) <= 200
+    assert u_shaped().cumulative(60) > 60 / 390 * 1.3
 
 
 def test_limit_never_reached_ends_the_window_with_the_reason():
