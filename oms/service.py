@@ -51,9 +51,10 @@ from oms.events import (
     OrderSubmitted,
     OrderTriggered,
 )
-from oms.execution.algos import parse_algo
-from oms.execution.engine import QUALITY_KIND, AlgoEngine
+from oms.execution.algos import SOR, AlgoSpec, parse_algo
+from oms.execution.engine import QUALITY_KIND, ROUTING_KIND, AlgoEngine
 from oms.execution.profile import VolumeProfile
+from oms.execution.router import VenueBook
 from oms.exposure import WorkingExposure
 from oms.gates import Approval, Denial, PreTradeGate
 from oms.instruments import Universe
@@ -88,6 +89,7 @@ from oms.venue import (
     VenueOrderRejected,
     VenueReplaced,
     VenueRequestRejected,
+    VenueStatus,
     VenueTriggered,
 )
 from oms.vetting import GatePipeline
@@ -125,7 +127,7 @@ class OrderService:
                                   self.store.exposure, self.reference_price)
         self.execution = AlgoEngine(self.clock, self, volume_profile)
         self.controls.setdefault(QUALITY_KIND, self.execution.apply_quality)
-        self._tape_watched = False
+        self.controls.setdefault(ROUTING_KIND, self.execution.apply_routing)
         self.started = False
         self.replayed = 0  # journal entries applied at start
         # Reports of committed events not yet handed to a session at the last stop.
@@ -167,8 +169,10 @@ class OrderService:
         self.queue.committed_seq = self.queue.actions_done_seq = last
         self.queue.handed_through = self._handed_through
         self.queue.cursor_written = cursor
-        for venue in self.venues.values():
+        for name, venue in self.venues.items():
             venue.set_listener(self)
+            # The tape: what algorithms follow, and where the router expects fills.
+            venue.subscribe(functools.partial(self._on_market_data, name))
             await venue.start()
         self.queue.start()
         self._resume_open_orders()
@@ -417,6 +421,10 @@ class OrderService:
                 denial = spec
             elif spec is not None:
                 algo = spec.to_algo()
+        if algo is None and denial is None and self._routes(cmd, codes.ord_type,
+                                                            codes.time_in_force):
+            algo = AlgoSpec(SOR, self.now(), None,
+                            arrival_px=self.reference_price(cmd.symbol, venue)).to_algo()
         submitted = OrderSubmitted(
             order_id=order_id, ts=self.now(), cl_ord_id=cmd.cl_ord_id, account=cmd.account,
             symbol=cmd.symbol, side=codes.side, ord_type=codes.ord_type,
@@ -449,11 +457,16 @@ class OrderService:
         self.queue.after_commit(lambda: self._work(order))
         return order_id
 
+    def _routes(self, cmd: SubmitOrder, ord_type: OrdType, tif: TimeInForce) -> bool:
+        """Whether the smart order router works the order: several venues, none pinned
+        by ExDestination, and an order it can split (market or limit, not FOK)."""
+        return (len(self.venues) > 1 and cmd.venue is None
+                and ord_type in (OrdType.MARKET, OrdType.LIMIT) and tif is not TimeInForce.FOK)
+
     def _work(self, order: Order) -> None:
         """Put an accepted order to work: an algorithm's parent to the engine, any other
         to its venue."""
         if order.algo is not None:
-            self._watch_tape()
             self.execution.start(order)
         else:
             self._send_to_venue(order)
@@ -768,13 +781,6 @@ class OrderService:
                                            check="venue"))
 
 
-    def _watch_tape(self) -> None:
-        # Only once an algorithm works: a venue with no subscriber builds no market data.
-        if not self._tape_watched:
-            self._tape_watched = True
-            for name, venue in self.venues.items():
-                venue.subscribe(functools.partial(self._on_market_data, name))
-
     def _on_market_data(self, venue: str, data: Quote | TradeTick) -> None:
         if isinstance(data, TradeTick):
             self.execution.on_trade(venue, data)
@@ -784,17 +790,26 @@ class OrderService:
     def children(self, parent_id: str) -> list[Order]:
         return self.store.children(parent_id)
 
-    def send_child(self, parent: Order, qty: Decimal) -> Denial | None:
-        """A slice of `parent` to its venue: an IOC at the parent's limit (market when
-        the parent is), vetted by the gates (its own throttle, limits and collars) and
-        journaled like any order."""
+    def send_child(self, parent: Order, qty: Decimal, *, venue: str | None = None,
+                   price: Decimal | None = None, resting: bool = False) -> Denial | None:
+        """A slice of `parent`: an IOC at the parent's limit (market when the parent is),
+        a limit IOC at `price`, or (`resting`) the parent's limit and time in force; to
+        the parent's venue unless `venue`. Vetted by the gates (its own throttle, limits
+        and collars) and journaled like any order."""
         child_id = self.store.next_id()
         number = len(self.store.children(parent.order_id)) + 1
+        ord_type, tif = parent.ord_type, TimeInForce.IOC
+        if price is not None:
+            ord_type = OrdType.LIMIT
+        else:
+            price = parent.price
+            if resting:
+                tif = parent.time_in_force
         submitted = OrderSubmitted(
             order_id=child_id, ts=self.now(), cl_ord_id=f"{parent.order_id}-{number}",
             account=parent.account, symbol=parent.symbol, side=parent.side,
-            ord_type=parent.ord_type, time_in_force=TimeInForce.IOC, qty=qty,
-            price=parent.price, session=f"algo:{parent.order_id}", venue=parent.venue,
+            ord_type=ord_type, time_in_force=tif, qty=qty, price=price,
+            session=f"algo:{parent.order_id}", venue=venue or parent.venue,
             parent_id=parent.order_id)
         vetted = Order.from_submitted(submitted)
         denial, _ = self.gates.vet_child(vetted, parent)
@@ -811,6 +826,19 @@ class OrderService:
         self._record(OrderAccepted(order_id=child_id, ts=self.now()))
         self.queue.after_commit(lambda: self._send_to_venue(child))
         return None
+
+    def books(self, symbol: str) -> list[VenueBook]:
+        names = list(self.venues)
+        out = []
+        for name, venue in self.venues.items():
+            chance = self.execution.fill_probability(name, symbol, names)
+            reader = getattr(venue, "router_book", None)
+            if reader is not None:
+                out.append(reader(symbol, fill_probability=chance))
+            else:  # a venue that shows no book can still take a resting remainder
+                out.append(VenueBook(name, fill_probability=chance,
+                                     up=venue.status is not VenueStatus.DOWN))
+        return out
 
     def cancel_child(self, child: Order, reason: str) -> None:
         self.cancel_all_one(child, reason, "algo")

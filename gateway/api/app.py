@@ -48,6 +48,9 @@ def _order_detail(order: Order, service: OrderService) -> dict[str, Any]:
                             "avg_px": str(c.avg_px), "text": c.text}
                            for c in service.store.children(order.order_id)]
         out.update(service.execution.quality(order))
+        routings = service.execution.routing(order.order_id)
+        if routings:  # the best-execution record; then any re-routing of what was not filled
+            out["routing"], out["reroutes"] = routings[0], routings[1:]
     return out
 
 

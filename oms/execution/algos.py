@@ -25,6 +25,7 @@ from oms.execution.profile import VolumeProfile, u_shaped
 from oms.gates import Denial
 
 TWAP, VWAP, POV = "TWAP", "VWAP", "POV"
+SOR = "SOR"  # no TargetStrategy: split across venues by the smart order router
 # TargetStrategy(847) values: 1 and 2 are FIX's own (VWAP, Participate); 1000 is in the
 # range FIX leaves to counterparties, for TWAP.
 STRATEGIES = {"1000": TWAP, "1": VWAP, "2": POV}

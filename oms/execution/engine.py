@@ -1,4 +1,5 @@
-"""The algorithm engine: works parent orders as child orders over time.
+"""The algorithm engine: works parent orders as child orders, over time (TWAP, VWAP,
+POV) or across venues (the smart order router).
 
 Pure decision code on the injected clock: it wakes on the clock's timers and on the
 tape (trade prints of the parent's symbol at its venue), works out what is due, and
@@ -24,12 +25,14 @@ from oms.execution.algos import (
     LOT,
     POV,
     POV_CHECK_S,
+    SOR,
     AlgoSpec,
     Schedule,
     participation_due,
     slippage_bps,
 )
 from oms.execution.profile import VolumeProfile
+from oms.execution.router import VenueBook, route
 from oms.gates import Denial
 from oms.marketdata import TradeTick
 from oms.order import Order
@@ -42,9 +45,16 @@ class ChildDesk(Protocol):
 
     def children(self, parent_id: str) -> list[Order]: ...
 
-    def send_child(self, parent: Order, qty: Decimal) -> Denial | None:
-        """Vet, journal and (after the commit) send a child; a Denial if a gate refused
-        it (journaled as a rejected child)."""
+    def send_child(self, parent: Order, qty: Decimal, *, venue: str | None = None,
+                   price: Decimal | None = None, resting: bool = False) -> Denial | None:
+        """Vet, journal and (after the commit) send a child: to the parent's venue unless
+        `venue`; IOC at the parent's terms, or a limit IOC at `price`, or (`resting`) at
+        the parent's limit and time in force. A Denial if a gate refused it (journaled as
+        a rejected child)."""
+        ...
+
+    def books(self, symbol: str) -> list[VenueBook]:
+        """Every venue as the router sees it (visible levels, fees, whether it is up)."""
         ...
 
     def cancel_child(self, child: Order, reason: str) -> None: ...
@@ -60,6 +70,8 @@ class ChildDesk(Protocol):
 
 
 QUALITY_KIND = "execution_quality"
+ROUTING_KIND = "routing"
+MAX_ROUTINGS = 3  # a routed order is re-routed at most this often before it gives up
 
 
 @dataclass(slots=True)
@@ -73,6 +85,8 @@ class _Run:
     problem: str = ""  # why the last child did not trade, for the final Text(58)
     finishing: str | None = None  # the reason the parent will end with, once children are off
     sent: int = 0
+    routings: int = 0
+    exhausted: bool = False  # a routed market or IOC remainder that has nowhere to rest
 
 
 class AlgoEngine:
@@ -83,6 +97,8 @@ class AlgoEngine:
         self._profile = profile or (lambda symbol: None)
         self._runs: dict[str, _Run] = {}
         self._final: dict[str, dict[str, Any]] = {}  # parent id -> quality it ended with
+        self._routing: dict[str, list[dict[str, Any]]] = {}  # parent id -> its routings
+        self._venue_volume: dict[tuple[str, str], Decimal] = {}  # (venue, symbol) -> traded
         self._by_symbol: dict[tuple[str, str], set[str]] = {}  # (venue, symbol) -> parents
 
     # -- lifecycle of a parent ----------------------------------------------------------
@@ -92,10 +108,13 @@ class AlgoEngine:
         if parent.algo is None or parent.order_id in self._runs or not parent.is_open:
             return
         spec = AlgoSpec.from_algo(parent.algo)
-        schedule = (None if spec.strategy == POV
+        schedule = (None if spec.strategy in (POV, SOR)
                     else Schedule(spec, parent.order_id, self._profile(parent.symbol)))
         run = _Run(parent, spec, schedule)
         self._runs[parent.order_id] = run
+        if spec.strategy == SOR:
+            self._route(run)
+            return
         self._by_symbol.setdefault((parent.venue, parent.symbol), set()).add(parent.order_id)
         self._arm(run, max(spec.start, self.clock.now()))
 
@@ -134,12 +153,18 @@ class AlgoEngine:
         if not parent.is_open:
             self._stop(run)
             return
-        if run.finishing is not None and not self._open_children(parent):
+        if self._open_children(parent):
+            return
+        if run.finishing is not None:
             self._stop(run)
             self.desk.finish_parent(parent, run.finishing)
+        elif run.spec.strategy == SOR:
+            self._route(run)  # what a venue did not fill goes where it now can
 
     def on_trade(self, venue: str, tick: TradeTick) -> None:
-        ids = self._by_symbol.get((venue, tick.symbol))
+        key = (venue, tick.symbol)
+        self._venue_volume[key] = self._venue_volume.get(key, Decimal(0)) + tick.qty
+        ids = self._by_symbol.get(key)
         if not ids:
             return
         now = self.clock.now()  # the venue's stamp may be on another clock than ours
@@ -151,6 +176,26 @@ class AlgoEngine:
             run.vwap_notional += tick.qty * tick.price
             if run.spec.strategy == POV or run.spec.max_participation is not None:
                 self._wake(run, rearm=False)
+
+    def fill_probability(self, venue: str, symbol: str, venues: list[str]) -> Decimal:
+        """How likely an order resting at `venue` is to fill, estimated by the venue's
+        share of the symbol's volume seen so far (equal shares before any trade)."""
+        volumes = [self._venue_volume.get((v, symbol), Decimal(0)) for v in venues]
+        total = sum(volumes, Decimal(0))
+        if not total:
+            return (Decimal(1) / len(venues)).quantize(Decimal("0.0001"))
+        mine = self._venue_volume.get((venue, symbol), Decimal(0))
+        return (mine / total).quantize(Decimal("0.0001"))
+
+    def apply_routing(self, payload: dict[str, Any]) -> None:
+        """The control handler of ROUTING_KIND (live and replay)."""
+        self._routing.setdefault(payload["order_id"], []).append(
+            {k: v for k, v in payload.items() if k != "order_id"})
+
+    def routing(self, parent_id: str) -> list[dict[str, Any]]:
+        """The best-execution records of a routed order: the first routing, then any
+        re-routing of what a venue did not fill."""
+        return self._routing.get(parent_id, [])
 
     def apply_quality(self, payload: dict[str, Any]) -> None:
         """The control handler of QUALITY_KIND (live and replay)."""
@@ -183,6 +228,43 @@ class AlgoEngine:
 
     # -- the schedule -----------------------------------------------------------------------
 
+    def _route(self, run: _Run) -> None:
+        """Split what is left to work across the venues by visible price net of fees;
+        rest a limit order's remainder where it is likeliest to fill."""
+        parent = run.parent
+        left = parent.qty - parent.cum_qty - self._working(parent)
+        if left <= 0 or run.finishing is not None or parent.is_pending_request:
+            return
+        if run.exhausted:
+            self._finish(run, f"{_fmt(left)} unfilled: {run.problem}")
+            return
+        if run.routings >= MAX_ROUTINGS:
+            self._finish(run, f"routed {run.routings} times, {_fmt(left)} unfilled: "
+                              f"{run.problem or 'no venue filled it'}")
+            return
+        run.routings += 1
+        decided = route(parent.side.value == "1", left, parent.price,
+                        self.desk.books(parent.symbol))
+        self.desk.record_control(ROUTING_KIND, {"order_id": parent.order_id,
+                                                **decided.record()})
+        ioc = parent.time_in_force.value in ("3", "4")
+        sent = False
+        for piece in decided.decision:
+            if piece.resting and ioc:
+                continue
+            denial = self.desk.send_child(parent, piece.qty, venue=piece.venue,
+                                          price=None if piece.resting else piece.price,
+                                          resting=piece.resting)
+            if denial is not None:
+                run.problem = denial.reason
+            else:
+                sent = True
+        if not sent:
+            self._finish(run, f"{_fmt(left)} unfilled: {run.problem or decided.reason}")
+        elif decided.unrouted or (ioc and any(p.resting for p in decided.decision)):
+            run.problem = decided.reason
+            run.exhausted = True
+
     def _arm(self, run: _Run, when: datetime) -> None:
         if run.timer is not None:
             run.timer.cancel()
@@ -194,6 +276,9 @@ class AlgoEngine:
             self._stop(run)
             return
         if run.finishing is not None or parent.is_pending_request:
+            return
+        if run.spec.strategy == SOR:
+            self._route(run)
             return
         now = self.clock.now()
         spec = run.spec

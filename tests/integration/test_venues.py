@@ -130,16 +130,33 @@ def test_an_unknown_exdestination_is_rejected_naming_the_venues(two_venues):
     run(scenario())
 
 
-def test_an_order_without_exdestination_goes_to_the_first_venue(two_venues):
+def test_an_order_without_exdestination_is_routed_across_venues(two_venues):
     async def scenario():
         c = await logon(two_venues)
         cl = f"V{next(_ids)}"
-        c.new_order(cl, "AAPL", "1", 100, ord_type="2", price="176.00")
+        c.new_order(cl, "AAPL", "1", 600, ord_type="2", price="176.00")
         got = await reports(c, cl, "2")
-        assert {m[30] for m in got if m.get(32)} == {"SIM-A"}
         await c.logout()
+        return got
 
-    run(scenario())
+    got = run(scenario())
+    order_id = got[-1][37]
+    assert {m[37] for m in got} == {order_id}  # the client's own order only
+    traded_at = {m[30] for m in got if m.get(32)}
+    detail = two_venues.get(f"/orders/{order_id}").json()
+    routing = detail["routing"]
+    assert {c["venue"] for c in routing["considered"]} == {"SIM-A", "SIM-B"}
+    assert sum(Decimal(d["qty"]) for d in routing["decision"]) == 600
+    assert traded_at <= {d["venue"] for d in routing["decision"]}
+    assert routing["reason"]
+    # The best level net of its venue's taker fee was taken first.
+    fees = {"SIM-A": Decimal("0.3"), "SIM-B": Decimal("0.5")}
+    net = sorted(Decimal(c["price"]) * (1 + fees[c["venue"]] / 10_000)
+                 for c in routing["considered"] if Decimal(c["price"]) <= Decimal("176"))
+    first = routing["decision"][0]
+    cheapest = min(Decimal(c["price"]) * (1 + fees[c["venue"]] / 10_000)
+                   for c in routing["considered"] if c["venue"] == first["venue"])
+    assert cheapest == net[0]
 
 
 def test_get_venues_lists_each_venue_with_status_since(two_venues):

@@ -45,12 +45,15 @@ def test_pinned_orders_trade_on_their_venue_and_fills_carry_venue_and_fee():
     async def scenario():
         service, rec, venues = await make()
         service.submit(order("S1", side="2", account="ACC2", venue="SIM-B"))
-        service.submit(order("B-A", qty="100", price="171.00"))  # unpinned: the default venue
         service.submit(order("B-B", qty="100", price="171.00", venue="SIM-B"))
         await settle(service)
-        # The seller rests on SIM-B only: the unpinned buy on SIM-A finds nobody.
+        service.submit(order("B-A", qty="100", price="171.00"))  # unpinned: the router's
+        await settle(service)
+        # Nothing is left to take anywhere: the router rests the unpinned buy where the
+        # symbol has traded (SIM-B), not at the default venue.
         assert rec.of("B-A")[-1].ord_status is OrdStatus.NEW
-        assert len(venues["SIM-A"].book("AAPL")) == 1
+        assert len(venues["SIM-A"].book("AAPL")) == 0
+        assert len(venues["SIM-B"].book("AAPL")) == 1
         trade = rec.of("B-B")[-1]
         assert trade.exec_type is ExecType.TRADE and trade.last_mkt == "SIM-B"
         assert rec.of("S1")[-1].last_mkt == "SIM-B"
