@@ -316,6 +316,11 @@ def bench_main(args: argparse.Namespace) -> int:
               f"REST up {results['start_to_api_s']} s after launch, first order acked "
               f"{results['first_ack_s']} s later")
         return 0
+    if args.sor:
+        from gateway.bench_sor import format_sor, run_sor
+        sor = run_sor(args.sor)
+        print(json.dumps(sor) if args.json else format_sor(sor))
+        return 0
     if args.algos:
         from gateway.bench_algos import format_algo_quality, run_algo_quality
         quality = run_algo_quality(args.algos)
@@ -408,5 +413,7 @@ def add_bench_parser(subparsers: Any) -> None:
                    help="ack latency at --rate on a fresh journal and after N orders")
     p.add_argument("--algos", type=int, default=0, metavar="SEEDS",
                    help="execution quality of TWAP/VWAP/POV and naive schedules on the sim")
+    p.add_argument("--sor", type=int, default=0, metavar="SEEDS",
+                   help="the smart order router against the single best venue on the sim")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

@@ -182,3 +182,12 @@ def test_routing_records_survive_a_restart():
         assert again.service.execution.routing(oid) == before
         assert again.service.orders[oid].status is OrdStatus.FILLED
     asyncio.run(go())
+
+
+def test_sor_bench_compares_routed_and_single_venue_orders():
+    from gateway.bench_sor import format_sor, run_sor
+    result = run_sor(4)
+    # Orders bigger than one venue's depth: the router fills at least as much.
+    assert result["fill_rate_sor"] >= result["fill_rate_single_best"]
+    assert result["fill_rate_sor"] > 0.9
+    assert "single best venue" in format_sor(result)
