@@ -71,7 +71,7 @@ reference_price = "12.34"
     assert cfg.limits.max_position_qty == 5000 and cfg.limits.loss_action == "reduce"
     assert cfg.limits.messages_per_second == 50
     assert cfg.compliance.owner_groups == {"ACC1": "FUND1", "ACC2": "FUND1"}
-    assert str(cfg.compliance.session_start) == "09:30:00"
+    assert str(cfg.trading.open) == "09:30:00" and cfg.trading.timezone == "America/New_York"
     assert cfg.instruments[0].symbol == "XYZ" and str(cfg.instruments[0].tick_size) == "0.01"
 
 
