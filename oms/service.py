@@ -405,8 +405,8 @@ class OrderService:
             return order_id
         venue = cmd.venue or self.default_venue
         extras = check_extras(cmd, codes, self.now(), self.trading_day.calendar.close_of,
-                              self.reference_price(cmd.symbol, venue),
-                              self.universe.get(cmd.symbol))
+                              lambda: self.reference_price(cmd.symbol, venue),
+                              lambda: self.universe.get(cmd.symbol))
         if isinstance(extras, Denial):
             extra_denial: Denial | None = extras
             expire_time, stop_px, trail_offset, trail_in_bps = None, cmd.stop_px, None, False

@@ -210,13 +210,21 @@ class TradingDay:
         return date
 
     def close_day(self, date: dt.date) -> None:
-        """Expire the Day orders, then journal day_closed for `date` (one batch)."""
+        """Expire the Day orders (and GTD orders due by this close), then journal day_closed
+        for `date`, all in one batch."""
         service = self.service
         if service is None:
             raise RuntimeError("the trading day is not started")
+        # GTD orders due by this day's close go with it (a forced close ends the day early).
+        close = self.calendar.close_of(date)
+        working = service.working_orders()
         expired = service.expire_orders(
-            [o for o in service.working_orders() if is_day_order(o)],
+            [o for o in working if is_day_order(o)],
             f"Day order expired at the close of trading day {date.isoformat()}")
+        expired += service.expire_orders(
+            [o for o in working if o.time_in_force is TimeInForce.GTD
+             and o.expire_time is not None and o.expire_time <= close],
+            f"GTD order expired at the close of trading day {date.isoformat()}")
         payload: dict[str, Any] = {"date": date.isoformat(), "expired": len(expired)}
         for contribute in self.contributors:
             contribute(payload)

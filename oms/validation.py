@@ -145,14 +145,17 @@ class Extras:
 
 def check_extras(cmd: SubmitOrder, codes: Codes, now: datetime,
                  close_of: Callable[[date], datetime],
-                 reference_price: Decimal | None,
-                 instrument: Instrument | None) -> Extras | Denial:
+                 reference_price: Callable[[], Decimal | None],
+                 instrument: Callable[[], Instrument | None]) -> Extras | Denial:
     """GTD expiry and trailing-stop terms, or a Denial naming the tag.
 
     GTD: ExpireTime(126), or ExpireDate(432) meaning that date's close; it must lie
     ahead. Trailing stop: OrdType(40)=3 with ExecInst(18) holding 'a' and
     PegOffsetValue(211) > 0, a price (PegOffsetType(836)=0, the default) or basis
     points (836=1); StopPx(99) is optional (default: the last price less the offset)."""
+    if (codes.time_in_force is not TimeInForce.GTD and not cmd.exec_inst
+            and cmd.peg_offset is None):
+        return Extras(None, cmd.stop_px)  # the usual order: nothing to resolve
     expire_time = None
     if codes.time_in_force is TimeInForce.GTD:
         if cmd.expire_time is not None:
@@ -193,14 +196,16 @@ def check_extras(cmd: SubmitOrder, codes: Codes, now: datetime,
                       OrdRejReason.OTHER)
     stop_px = cmd.stop_px
     if stop_px is None:
-        if reference_price is None:
+        last = reference_price()
+        if last is None:
             return Denial("stop_px", f"no last price for {cmd.symbol} to trail from: send "
                           "StopPx(99)", OrdRejReason.OTHER)
-        stop_px = trail_stop(codes.side.is_buy, reference_price, offset, in_bps,
-                             instrument.tick_size if instrument else None)
+        known = instrument()
+        stop_px = trail_stop(codes.side.is_buy, last, offset, in_bps,
+                             known.tick_size if known else None)
         if stop_px is None:
             return Denial("peg_offset", f"PegOffsetValue(211) {offset} puts the stop at or below "
-                          f"zero (last price {reference_price})", OrdRejReason.OTHER)
+                          f"zero (last price {last})", OrdRejReason.OTHER)
     return Extras(expire_time, stop_px, offset, in_bps)
 
 
