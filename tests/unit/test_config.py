@@ -18,6 +18,7 @@ def test_example_config_loads_and_passes_quickfix_settings_through(tmp_path):
     session2 = text.split("[SESSION]")[2]
     assert "ResetOnLogon=Y" in session2 and "BeginString=FIX.4.2" in session2
     assert "FIX42.xml" in session2
+    assert cfg.trading.describe() == "09:30-16:00 America/New_York (Mon, Tue, Wed, Thu, Fri)"
 
 
 def test_demo_config_is_the_default():
