@@ -735,8 +735,11 @@ class OrderService:
         order = self.store.get(order_id)
         if order is None or not order.is_open or order.expire_time is None:
             return
-        self.expire_orders([order], f"GTD order expired at ExpireTime(126) "
-                                    f"{order.expire_time:%Y-%m-%d %H:%M:%S} UTC")
+        try:
+            self.expire_orders([order], f"GTD order expired at ExpireTime(126) "
+                                        f"{order.expire_time:%Y-%m-%d %H:%M:%S} UTC")
+        except Exception:  # a timer callback: nothing above it would log this
+            log.exception("GTD expiry failed", order_id=order_id)
 
     @staticmethod
     def _held(order: Order) -> bool:

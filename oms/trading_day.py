@@ -197,9 +197,13 @@ class TradingDay:
 
     def _on_close(self, date: dt.date) -> None:
         self._timer = None
-        if self.last_closed is None or date > self.last_closed:
-            self.close_day(date)
-        self._arm()
+        try:
+            if self.last_closed is None or date > self.last_closed:
+                self.close_day(date)
+        except Exception:  # a timer callback: log it, and never stop rolling days
+            log.exception("trading day close failed", date=date.isoformat())
+        finally:
+            self._arm()
 
     def close_now(self) -> dt.date:
         """Roll the trading day in progress now (operations, tests); returns its date."""
