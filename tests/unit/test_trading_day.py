@@ -377,3 +377,34 @@ def test_bad_trailing_terms_are_rejected_naming_the_tag(kw, text):
 def test_service_default_calendar_is_always_open():
     service = OrderService(universe=default_universe(), journal=InMemoryJournal(), venues={})
     assert not service.trading_day.calendar.has_hours
+
+
+# -- the clock's timers ------------------------------------------------------------------------
+
+
+def test_simulated_clock_fires_timers_in_time_order_at_their_own_time():
+    clock = SimulatedClock(MONDAY_OPEN)
+    seen: list[tuple[str, dt.datetime]] = []
+    clock.call_at(MONDAY_OPEN + dt.timedelta(seconds=20), lambda: seen.append(("b", clock.now())))
+    clock.call_at(MONDAY_OPEN + dt.timedelta(seconds=10), lambda: seen.append(("a", clock.now())))
+    dropped = clock.call_at(MONDAY_OPEN + dt.timedelta(seconds=15), lambda: seen.append(("x", 0)))
+    dropped.cancel()
+    clock.advance(15)
+    assert seen == [("a", MONDAY_OPEN + dt.timedelta(seconds=10))]
+    clock.advance(100)
+    assert [name for name, _ in seen] == ["a", "b"] and seen[1][1].second == 20
+    assert clock.now() == MONDAY_OPEN + dt.timedelta(seconds=115)
+
+
+def test_wall_clock_timer_fires_on_the_loop_and_a_canceled_one_does_not():
+    from oms.clock import WallClock
+
+    async def scenario():
+        clock = WallClock()
+        fired = asyncio.Event()
+        canceled: list[str] = []
+        clock.call_at(clock.now() + dt.timedelta(milliseconds=20), fired.set)
+        clock.call_at(clock.now() - dt.timedelta(seconds=1), lambda: canceled.append("x")).cancel()
+        await asyncio.wait_for(fired.wait(), 5)
+        assert canceled == []
+    run(scenario())
