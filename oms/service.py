@@ -44,7 +44,7 @@ from oms.events import (
     OrderTriggered,
 )
 from oms.exposure import WorkingExposure
-from oms.gates import Denial, PreTradeGate
+from oms.gates import Approval, Denial, PreTradeGate
 from oms.instruments import Universe
 from oms.journal import ControlEvent, Journal, JournalEntry, JournalReadError
 from oms.order import InvalidTransition, Order
@@ -421,9 +421,11 @@ class OrderService:
             stop_px=stop_px, session=cmd.session, venue=venue, expire_time=expire_time,
             trail_offset=trail_offset, trail_in_bps=trail_in_bps)
         vetted = Order.from_submitted(submitted)
-        denial, approval = self.gates.vet_new(vetted)
-        if extra_denial is not None and (denial is None or denial.check != "duplicate_cl_ord_id"):
-            denial = extra_denial
+        denial: Denial | None
+        if extra_denial is not None:  # bad terms: refused before any gate counts the order
+            denial, approval = extra_denial, Approval()
+        else:
+            denial, approval = self.gates.vet_new(vetted)
         if denial is None and approval.side is not None:
             # Re-marked by compliance (a Sell that would go short): journal what works.
             submitted = dataclasses.replace(submitted, side=approval.side)
