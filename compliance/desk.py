@@ -24,6 +24,7 @@ from oms.instruments import Universe
 from oms.journal import Journal
 from oms.order import Order
 from oms.service import OrderService
+from oms.trading_day import DAY_CLOSED, TradingCalendar
 from oms.venue import Venue
 from risk import accounts, kill_switch, limits
 from risk.accounts import AccountState, AccountStates
@@ -46,11 +47,14 @@ class RiskDesk:
     status: InstrumentStatus = field(default_factory=InstrumentStatus)
     volatility: VolatilityTracker = field(default_factory=VolatilityTracker)
     throttle: Throttle = field(default_factory=Throttle)
+    calendar: TradingCalendar = field(default_factory=TradingCalendar)  # the one trading day
     service: OrderService | None = None  # set by order_service()
 
     @classmethod
-    def from_config(cls, firm_limits: Limits, rules: ComplianceRules) -> RiskDesk:
-        return cls(limits=LimitsBook(firm_limits), rules=rules)
+    def from_config(cls, firm_limits: Limits, rules: ComplianceRules,
+                    calendar: TradingCalendar | None = None) -> RiskDesk:
+        return cls(limits=LimitsBook(firm_limits), rules=rules,
+                   calendar=calendar or TradingCalendar())
 
     def controls(self) -> dict[str, Callable[[dict[str, Any]], None]]:
         return {
@@ -61,12 +65,13 @@ class RiskDesk:
             lists.RESTRICTED_KIND: self.restricted.apply,
             lists.LOCATE_KIND: self.locates.apply,
             lists.STATUS_KIND: self.status.apply,
+            DAY_CLOSED: self.states.apply_day_closed,
         }
 
     def gates(self, clock: Clock) -> list[PreTradeGate]:
         return [
             ComplianceGate(self.rules, self.restricted, self.locates, self.status,
-                           clock=clock.monotonic, now=clock.now),
+                           clock=clock.monotonic, now=clock.now, calendar=self.calendar),
             RiskGate(self.limits, self.kill_switch, self.states, throttle=self.throttle,
                      volatility=self.volatility, clock=clock.monotonic),
         ]
@@ -83,11 +88,13 @@ class RiskDesk:
             gates=self.gates(clock) if gates else [],
             default_venue=default_venue or next(iter(venues)),
             controls=self.controls(), clock=clock, volume_profile=volume_profile,
+            calendar=self.calendar,
         )
         monitor = RiskMonitor(service, self.limits, self.states, self.volatility,
                               clock.monotonic)
         self.service = service
         service.listeners.append(monitor.on_order_event)
+        service.trading_day.contributors.append(monitor.day_close_payload)
         for venue in venues.values():
             venue.subscribe(monitor.on_market_data)
         return service, monitor

@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from datetime import time as clock_time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from compliance.lists import InstrumentStatus, Locates, RestrictedList
 from oms.enums import OrdRejReason, OrdType, Side
 from oms.gates import NEW, AccountView, Approval, Denial, OrderContext
 from oms.order import Order
+from oms.trading_day import TradingCalendar
 
 SELF_MATCH_MODES = ("off", "cancel-newest", "cancel-oldest", "cancel-both")
 
@@ -32,9 +31,6 @@ class ComplianceRules:
     duplicate_action: str = "reject"  # or "flag"
     self_match: str = "off"  # one of SELF_MATCH_MODES
     owner_groups: dict[str, str] = field(default_factory=dict)  # account -> beneficial owner
-    session_start: clock_time | None = None  # trading hours; None: around the clock
-    session_end: clock_time | None = None
-    timezone: str = "America/New_York"
 
 
 class ComplianceGate:
@@ -47,6 +43,7 @@ class ComplianceGate:
         *,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        calendar: TradingCalendar | None = None,
     ) -> None:
         # `is None`, not `or`: an empty list is falsy but must still be the shared one.
         self.rules = rules if rules is not None else ComplianceRules()
@@ -55,7 +52,8 @@ class ComplianceGate:
         self.status = status if status is not None else InstrumentStatus()
         self.clock = clock
         self.now = now
-        self._zone = ZoneInfo(self.rules.timezone)
+        # Trading hours are the trading day's ([trading]): one calendar for the gateway.
+        self.calendar = calendar if calendar is not None else TradingCalendar()
         self._recent: dict[tuple[str, str, str, Decimal, Decimal | None], float] = {}
 
     def check(self, ctx: OrderContext) -> Denial | Approval | None:
@@ -114,17 +112,11 @@ class ComplianceGate:
         return None
 
     def _trading_hours(self, order: Order) -> Denial | None:
-        start, end = self.rules.session_start, self.rules.session_end
-        if start is None or end is None:
-            return None
-        local = self.now().astimezone(self._zone)
-        now = local.time()
-        open_now = start <= now < end if start < end else (now >= start or now < end)
-        if open_now and local.weekday() < 5:
+        calendar = self.calendar
+        if not calendar.has_hours or calendar.is_open(self.now()):
             return None
         return Denial("trading_hours", f"outside trading hours for {order.symbol}: "
-                      f"{start:%H:%M}-{end:%H:%M} {self.rules.timezone}, Monday to Friday",
-                      OrdRejReason.EXCHANGE_CLOSED)
+                      f"{calendar.describe()}", OrdRejReason.EXCHANGE_CLOSED)
 
     def _short_sale(self, order: Order, qty: Decimal,
                     view: AccountView) -> Denial | Side | None:

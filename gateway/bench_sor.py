@@ -47,8 +47,8 @@ async def _one(seed: int, pinned: bool) -> tuple[Decimal, Decimal, Decimal, bool
     assert instrument is not None
     universe = Universe([instrument])
     venues = _venues(universe, seed)
-    for venue in venues.values():
-        venue.step_liquidity(rng.randint(20, 60))  # books that differ from seed to seed
+    for exchange in venues.values():
+        exchange.step_liquidity(rng.randint(20, 60))  # books that differ from seed to seed
     is_buy = seed % 2 == 0
     qty = Decimal(rng.randrange(1500, 4001, 100))
     ref = instrument.reference_price

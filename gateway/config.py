@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from compliance.pretrade import SELF_MATCH_MODES, ComplianceRules
 from gateway.profiles import load_profiles
 from oms.execution.profile import ProfileError, VolumeProfile
 from oms.instruments import Instrument
 from oms.text import text_problem
+from oms.trading_day import ALL_WEEK, MIDNIGHT, MONDAY_TO_FRIDAY, TradingCalendar, weekday_numbers
 from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
 
 DEMO_CONFIG = """
@@ -154,10 +155,11 @@ class Config:
     compliance: ComplianceRules = field(default_factory=ComplianceRules)
     instruments: tuple[Instrument, ...] = ()  # added to the default universe
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    trading: TradingCalendar = field(default_factory=TradingCalendar)  # the trading day
 
 
 _SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments",
-             "execution"}
+             "execution", "trading"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 LOG_FORMATS = ("console", "json")
 API_ROLES = ("admin", "risk", "compliance", "viewer")
@@ -410,6 +412,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     except LimitError as exc:
         raise ConfigError(f"[limits]: {exc}") from exc
     compliance = _compliance(raw.get("compliance", {}))
+    trading = _trading(raw.get("trading"), raw.get("compliance", {}).get("trading_hours"))
     instruments = tuple(_instrument(t, i) for i, t in
                         enumerate(_tables(raw.get("instruments", []), "instruments")))
     execution = _execution(raw.get("execution", {}))
@@ -437,6 +440,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         compliance=compliance,
         instruments=instruments,
         execution=execution,
+        trading=trading,
     )
 
 
@@ -482,7 +486,56 @@ def _clock_time(value: Any, where: str) -> dt.time:
     try:
         return dt.time.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"[compliance] {where} must be HH:MM, got {value!r}") from None
+        section, _, key = where.rpartition(".")
+        raise ConfigError(f"[{section}] {key} must be HH:MM, got {value!r}") from None
+
+
+def _timezone(table: dict[str, Any], where: str, default: str) -> str:
+    timezone = _string(table, "timezone", where, default)
+    try:
+        TradingCalendar(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[{where}] unknown timezone {timezone!r}") from None
+    return str(timezone)
+
+
+def _trading(table: Any, legacy: Any) -> TradingCalendar:
+    """[trading]: the one trading calendar. [compliance.trading_hours] (start, end,
+    timezone; Monday to Friday) is the older spelling of the same hours."""
+    if table is not None and legacy is not None:
+        raise ConfigError("[trading] and [compliance.trading_hours] both set trading hours: "
+                          "keep [trading] (open, close, timezone, weekdays)")
+    if legacy is not None:
+        where = "compliance.trading_hours"
+        hours = _take(legacy, where, {"start", "end", "timezone"})
+        timezone = _timezone(hours, where, "America/New_York")
+        if "start" not in hours or "end" not in hours:
+            return TradingCalendar()  # as before: without both, around the clock
+        return TradingCalendar(timezone, _clock_time(hours["start"], f"{where}.start"),
+                               _clock_time(hours["end"], f"{where}.end"), MONDAY_TO_FRIDAY)
+    where = "trading"
+    t = _take(table if table is not None else {}, where,
+              {"timezone", "open", "close", "weekdays"})
+    timezone = _timezone(t, where, "UTC")
+    opens = _clock_time(t["open"], "trading.open") if "open" in t else None
+    if "close" in t:
+        closes = _clock_time(t["close"], "trading.close")
+    elif opens is not None:
+        raise ConfigError("[trading] open needs a close")
+    else:
+        closes = MIDNIGHT
+    if opens is not None and opens == closes:
+        raise ConfigError("[trading] open and close must differ")
+    default_days = ("Mon", "Tue", "Wed", "Thu", "Fri") if opens is not None else ()
+    names = _strings(t, "weekdays", where, default_days)
+    try:
+        days = weekday_numbers(names) if names else (
+            MONDAY_TO_FRIDAY if opens is not None else ALL_WEEK)
+    except ValueError as exc:
+        raise ConfigError(f"[trading] weekdays: {exc}") from None
+    if "weekdays" in t and not days:
+        raise ConfigError("[trading] weekdays must name at least one day")
+    return TradingCalendar(timezone, opens, closes, days)
 
 
 def _owner_groups(table: Any) -> dict[str, str]:
@@ -510,23 +563,12 @@ def _compliance(table: Any) -> ComplianceRules:
             raise ConfigError(f"[compliance] {key} must be one of {', '.join(allowed)}, "
                               f"got {c[key]!r}")
     groups = _owner_groups(c.get("owner_groups", {}))
-    hours = _take(c.get("trading_hours", {}), "compliance.trading_hours",
-                  {"start", "end", "timezone"})
-    timezone = _string(hours, "timezone", "compliance.trading_hours", "America/New_York")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"[compliance.trading_hours] unknown timezone {timezone!r}") from None
     return ComplianceRules(
         sell_short_action=c.get("sell_short_action", "refuse"),
         duplicate_window_s=_number(c, "duplicate_window_s", "compliance", 0),
         duplicate_action=c.get("duplicate_action", "reject"),
         self_match=c.get("self_match", "off"),
         owner_groups=groups,
-        session_start=_clock_time(hours["start"], "trading_hours.start") if "start" in hours
-        else None,
-        session_end=_clock_time(hours["end"], "trading_hours.end") if "end" in hours else None,
-        timezone=timezone,
     )
 
 

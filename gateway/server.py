@@ -63,7 +63,7 @@ class Server:
         self.journal: PostgresJournal | None = None
         self.service: OrderService | None = None
         self.acceptor: FixAcceptor | None = None
-        self.desk = RiskDesk.from_config(config.limits, config.compliance)
+        self.desk = RiskDesk.from_config(config.limits, config.compliance, config.trading)
         self.monitor: RiskMonitor | None = None
         self._api: uvicorn.Server | None = None
         self._api_task: asyncio.Task[Any] | None = None

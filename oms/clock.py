@@ -32,8 +32,7 @@ class Clock(Protocol):
         ...
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> Timer:
-        """Run `callback` on the OMS's loop once `now()` has reached `when` (at once, on
-        the next turn, when `when` has passed already)."""
+        """Run `callback` once `now()` has reached `when` (at once if it has already)."""
         ...
 
 
@@ -47,19 +46,7 @@ class WallClock:
         return time.monotonic()
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> Timer:
-        delay = max(0.0, (when - self.now()).total_seconds())
-        return asyncio.get_running_loop().call_later(delay, callback)
-
-
-class _SimTimer:
-    __slots__ = ("callback", "canceled")
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self.callback = callback
-        self.canceled = False
-
-    def cancel(self) -> None:
-        self.canceled = True
+        return _WallTimer(self, when, callback)
 
 
 class SimulatedClock:
@@ -80,25 +67,63 @@ class SimulatedClock:
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> Timer:
         timer = _SimTimer(callback)
-        heapq.heappush(self._timers, (max(when, self._now), next(self._order), timer))
+        heapq.heappush(self._timers, (when, next(self._order), timer))
         return timer
 
     def advance(self, seconds: float) -> datetime:
+        """Move time on, firing each timer due on the way at its own time, in order."""
         return self.advance_to(self._now + timedelta(seconds=seconds))
 
     def advance_to(self, when: datetime) -> datetime:
-        """Move to `when`, running every timer due on the way (including those that
-        the timers themselves set within the span)."""
         while self._timers and self._timers[0][0] <= when:
             due, _, timer = heapq.heappop(self._timers)
             self._now = max(self._now, due)
-            if not timer.canceled:
-                timer.callback()
+            timer.fire()
         self._now = max(self._now, when)
         return self._now
 
-    def next_timer(self) -> datetime | None:
-        """When the next live timer is due (a backtest jumps straight there)."""
-        while self._timers and self._timers[0][2].canceled:
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
+
+class _SimTimer:
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback: Callable[[], None] | None = callback
+
+    def cancel(self) -> None:
+        self._callback = None
+
+    def fire(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+class _WallTimer:
+    """A loop timer for a wall-clock instant. The loop counts monotonic seconds, which
+    drift from UTC over hours (NTP steps, suspend): on waking early it sleeps again."""
+
+    _MAX_WAIT = 3600.0  # re-check the wall clock at least hourly
+
+    def __init__(self, clock: WallClock, when: datetime,
+                 callback: Callable[[], None]) -> None:
+        self._clock, self._when, self._callback = clock, when, callback
+        self._handle: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        wait = (self._when - self._clock.now()).total_seconds()
+        loop = asyncio.get_running_loop()
+        if wait <= 0:
+            self._handle = loop.call_soon(self._fire)  # type: ignore[assignment]
+        else:
+            self._handle = loop.call_later(min(wait, self._MAX_WAIT), self._fire)
+
+    def _fire(self) -> None:
+        if self._clock.now() < self._when:
+            self._arm()
+            return
+        self._handle = None
+        self._callback()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None

@@ -8,6 +8,7 @@ whichever door the order came through.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -36,6 +37,11 @@ class SubmitOrder:
     session: str | None = None
     venue: str | None = None
     algo: AlgoRequest | None = None  # worked by an algorithm (TargetStrategy(847) and its tags)
+    expire_time: datetime | None = None  # ExpireTime(126), GTD
+    expire_date: date | None = None  # ExpireDate(432), GTD: expires at that date's close
+    exec_inst: str = ""  # ExecInst(18): 'a' trailing stop peg
+    peg_offset: Decimal | None = None  # PegOffsetValue(211)
+    peg_offset_type: str = ""  # PegOffsetType(836): 0 price (default), 1 basis points
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

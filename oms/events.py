@@ -65,6 +65,10 @@ class OrderEvent:
 _MISSING = object()
 
 
+def _datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 def _payload_fields(cls: type) -> tuple[tuple[str, bool], ...]:
     """The fields an event stores, each with whether None is its default (every event is
     journaled: reflect once per class)."""
@@ -93,6 +97,8 @@ def _decoders(cls: type) -> tuple[tuple[str, Any, Any, Any], ...]:
         decode: Any = None
         if name.startswith("Decimal"):
             decode = Decimal
+        elif name.startswith("datetime"):  # stored as ISO 8601 (orjson's datetime form)
+            decode = _datetime
         for prefix, enum in (("Side", Side), ("OrdType", OrdType), ("TimeInForce", TimeInForce)):
             if name.startswith(prefix):
                 decode = enum._value2member_map_.__getitem__  # a dict lookup, not Enum()
@@ -128,6 +134,11 @@ class OrderSubmitted(OrderEvent):
     # A parent worked by an algorithm: its strategy and parameters as strings
     # (oms/execution/algos.py reads them back), fixed for the order's life.
     algo: dict[str, str] | None = None
+    expire_time: datetime | None = None  # GTD: when the order expires (UTC)
+    # Trailing stop held by the OMS: the stop trails the best price by this offset,
+    # a price amount, or basis points of the best price when trail_in_bps.
+    trail_offset: Decimal | None = None
+    trail_in_bps: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +174,16 @@ class OrderTriggered(OrderEvent):
 
     kind: ClassVar[str] = "triggered"
     trigger_px: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderStopMoved(OrderEvent):
+    """A trailing stop moved with the market: `best_px` is the high (sell) or low (buy)
+    it trails; journaled so that a restart resumes the trail where it was."""
+
+    kind: ClassVar[str] = "stop_moved"
+    stop_px: Decimal
+    best_px: Decimal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +243,7 @@ EVENT_TYPES: dict[str, type[OrderEvent]] = {
         OrderRejected,
         OrderFilled,
         OrderTriggered,
+        OrderStopMoved,
         OrderPendingCancel,
         OrderCanceled,
         OrderCancelRejected,

@@ -23,6 +23,7 @@ from oms.events import (
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderStopMoved,
     OrderSubmitted,
     OrderTriggered,
 )
@@ -45,6 +46,9 @@ TRANSITIONS: dict[tuple[OrdStatus, str], OrdStatus | None] = {
     (S.NEW, "canceled"): S.CANCELED,
     (S.NEW, "expired"): S.EXPIRED,
     (S.NEW, "replaced"): S.NEW,
+    (S.NEW, "stop_moved"): S.NEW,
+    (S.PENDING_CANCEL, "stop_moved"): S.PENDING_CANCEL,
+    (S.PENDING_REPLACE, "stop_moved"): S.PENDING_REPLACE,
     (S.PARTIALLY_FILLED, "filled"): None,
     (S.PARTIALLY_FILLED, "triggered"): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, "pending_cancel"): S.PENDING_CANCEL,
@@ -125,6 +129,14 @@ class Order:
     version: int = 1  # events applied; makes ExecIDs deterministic across replays
     parent_id: str | None = None  # a child: the client order it works a part of
     algo: dict[str, str] | None = None  # a parent worked by an algorithm: its parameters
+    expire_time: datetime | None = None  # GTD
+    trail_offset: Decimal | None = None  # a trailing stop, held by the OMS until triggered
+    trail_in_bps: bool = False
+    trail_best_px: Decimal | None = None  # the high (sell) or low (buy) the stop trails
+
+    @property
+    def is_trailing(self) -> bool:
+        return self.trail_offset is not None
 
     @classmethod
     def from_submitted(cls, e: OrderSubmitted) -> Order:
@@ -145,6 +157,9 @@ class Order:
             updated=e.ts,
             parent_id=e.parent_id,
             algo=e.algo,
+            expire_time=e.expire_time,
+            trail_offset=e.trail_offset,
+            trail_in_bps=e.trail_in_bps,
         )
 
     @property
@@ -190,6 +205,11 @@ class Order:
             "session": self.session,
             "parent_id": self.parent_id,
             "text": self.text,
+            "expire_time": None if self.expire_time is None else self.expire_time.isoformat(),
+            "trailing": None if self.trail_offset is None else {
+                "offset": str(self.trail_offset), "offset_type": "bps" if self.trail_in_bps
+                else "price", "best_px": _str_or_none(self.trail_best_px),
+                "triggered": self.triggered},
             "created": self.created.isoformat(),
             "updated": self.updated.isoformat(),
         }
@@ -245,6 +265,11 @@ class Order:
 
     def _on_triggered(self, e: OrderTriggered, target: OrdStatus | None) -> OrdStatus | None:
         self.triggered = True
+        return target
+
+    def _on_stop_moved(self, e: OrderStopMoved, target: OrdStatus | None) -> OrdStatus | None:
+        self.stop_px = e.stop_px
+        self.trail_best_px = e.best_px
         return target
 
     def _on_pending_cancel(
@@ -303,6 +328,10 @@ class Order:
 # Each event kind's handler, looked up once (replay applies every event of the journal).
 _HANDLERS = {name.removeprefix("_on_"): fn for name, fn in vars(Order).items()
              if name.startswith("_on_")}
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _tidy(value: Decimal) -> Decimal:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from oms.clock import Clock, WallClock
+from oms.clock import Clock, Timer, WallClock
 from oms.commands import CancelOrder, MassCancel, ReplaceOrder, StatusRequest, SubmitOrder
 from oms.commit_queue import CommitQueue, JournalUnavailable
 from oms.enums import (
@@ -43,11 +43,13 @@ from oms.events import (
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
+    OrderExpired,
     OrderFilled,
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderStopMoved,
     OrderSubmitted,
     OrderTriggered,
 )
@@ -78,7 +80,9 @@ from oms.reports import (
     reports_for,
 )
 from oms.text import printable
-from oms.validation import parse_codes
+from oms.trading_day import DAY_CLOSED, TradingCalendar, TradingDay
+from oms.trailing import TrailingStops
+from oms.validation import check_extras, parse_codes
 from oms.venue import (
     Venue,
     VenueAccepted,
@@ -114,6 +118,7 @@ class OrderService:
         controls: Mapping[str, ControlHandler] | None = None,
         clock: Clock | None = None,
         volume_profile: Callable[[str], VolumeProfile | None] | None = None,
+        calendar: TradingCalendar | None = None,
     ) -> None:
         self.universe = universe
         self.journal = journal
@@ -133,6 +138,14 @@ class OrderService:
         # Reports of committed events not yet handed to a session at the last stop.
         self.unhanded: list[Report] = []
         self._sinks: list[ReportSink] = []
+        # The trading day (Day-order expiry, the roll) and what the OMS itself holds:
+        # GTD expiry timers and trailing stops (no venue needs to support either).
+        self.trading_day = TradingDay(calendar or TradingCalendar(), self.clock)
+        also = self.controls.get(DAY_CLOSED)
+        self.controls[DAY_CLOSED] = (self.trading_day.apply if also is None
+                                     else _both(self.trading_day.apply, also))
+        self.trailing = TrailingStops(self._tick_size, self._trail_moved, self._trail_triggered)
+        self._expiry_timers: dict[str, Timer] = {}
 
     # -- what the store holds, by its usual names ------------------------------------------
 
@@ -173,12 +186,18 @@ class OrderService:
             venue.set_listener(self)
             # The tape: what algorithms follow, and where the router expects fills.
             venue.subscribe(functools.partial(self._on_market_data, name))
+            venue.subscribe(self.trailing.handler(name))
             await venue.start()
         self.queue.start()
         self._resume_open_orders()
+        self.trading_day.start(self)
         self.started = True
 
     async def stop(self) -> None:
+        self.trading_day.stop()
+        for timer in self._expiry_timers.values():
+            timer.cancel()
+        self._expiry_timers.clear()
         await self.queue.stop()
         for venue in self.venues.values():
             await venue.stop()
@@ -241,6 +260,7 @@ class OrderService:
                                            check="restart"))
             if order.is_open:
                 self.queue.after_commit(functools.partial(self._work, order))
+                self._arm_expiry(order)
 
     # -- the journal and the reports ---------------------------------------------------------
 
@@ -368,6 +388,9 @@ class OrderService:
     def account_positions(self, account: str) -> list[Position]:
         return self.store.account_positions(account)
 
+    def accounts_with_positions(self) -> list[str]:
+        return sorted({p.account for p in self.store.positions.all()})
+
     def working(self, account: str, symbol: str) -> WorkingExposure:
         return self.store.exposure.get(account, symbol)
 
@@ -412,24 +435,35 @@ class OrderService:
             self._refuse_malformed(cmd, order_id, codes)
             return order_id
         venue = cmd.venue or self.default_venue
+        extras = check_extras(cmd, codes, self.now(), self.trading_day.calendar.close_of,
+                              lambda: self.reference_price(cmd.symbol, venue),
+                              lambda: self.universe.get(cmd.symbol))
+        if isinstance(extras, Denial):
+            extra_denial: Denial | None = extras
+            expire_time, stop_px, trail_offset, trail_in_bps = None, cmd.stop_px, None, False
+        else:
+            extra_denial = None
+            expire_time, stop_px = extras.expire_time, extras.stop_px
+            trail_offset, trail_in_bps = extras.trail_offset, extras.trail_in_bps
         algo = None
-        denial: Denial | None = None
-        if cmd.algo is not None:
+        denial: Denial | None = extra_denial  # bad terms: refused before any gate counts it
+        if denial is None and cmd.algo is not None:
             spec = parse_algo(cmd.algo, codes.ord_type, codes.time_in_force, self.now(),
                               self.reference_price(cmd.symbol, venue))
             if isinstance(spec, Denial):
                 denial = spec
             elif spec is not None:
                 algo = spec.to_algo()
-        if algo is None and denial is None and self._routes(cmd, codes.ord_type,
-                                                            codes.time_in_force):
+        if (algo is None and denial is None and trail_offset is None
+                and self._routes(cmd, codes.ord_type, codes.time_in_force)):
             algo = AlgoSpec(SOR, self.now(), None,
                             arrival_px=self.reference_price(cmd.symbol, venue)).to_algo()
         submitted = OrderSubmitted(
             order_id=order_id, ts=self.now(), cl_ord_id=cmd.cl_ord_id, account=cmd.account,
             symbol=cmd.symbol, side=codes.side, ord_type=codes.ord_type,
             time_in_force=codes.time_in_force, qty=cmd.qty, price=cmd.price,
-            stop_px=cmd.stop_px, session=cmd.session, venue=venue, algo=algo)
+            stop_px=stop_px, session=cmd.session, venue=venue, expire_time=expire_time,
+            trail_offset=trail_offset, trail_in_bps=trail_in_bps, algo=algo)
         vetted = Order.from_submitted(submitted)
         approval = Approval()
         if denial is None:
@@ -455,6 +489,7 @@ class OrderService:
         self._cancel_for(order_id, approval.cancel_first)
         self._record(OrderAccepted(order_id=order_id, ts=self.now()))
         self.queue.after_commit(lambda: self._work(order))
+        self._arm_expiry(order)
         return order_id
 
     def _routes(self, cmd: SubmitOrder, ord_type: OrdType, tif: TimeInForce) -> bool:
@@ -490,6 +525,9 @@ class OrderService:
 
     def _send_to_venue(self, order: Order) -> None:
         if not order.is_open:
+            return
+        if self._held(order):
+            self.trailing.hold(order)  # the OMS works it until it triggers
             return
         ord_type = order.ord_type
         if order.triggered:  # a triggered stop works as what it became
@@ -533,6 +571,10 @@ class OrderService:
         if order.algo is not None:  # its children come off, then it ends
             self.queue.after_commit(lambda: self.execution.cancel(order, cmd.reason))
             return order
+        if self._held(order):  # never sent: the OMS takes it off itself
+            self._record(OrderCanceled(order_id=order.order_id, ts=self.now(),
+                                       reason=order.pending_reason))
+            return order
         venue = self.venues[order.venue]
         self.queue.after_commit(lambda: venue.cancel(order.order_id))
         return order
@@ -550,7 +592,7 @@ class OrderService:
         assert order is not None
         self._cancel_for(order.order_id, cancel_first)
         price = cmd.price if order.ord_type.needs_price else None
-        stop_px = cmd.stop_px if order.ord_type.needs_stop_px else None
+        stop_px = self._replace_stop_px(order, cmd)
         self._record(OrderPendingReplace(order_id=order.order_id, ts=self.now(),
                                          cl_ord_id=cmd.cl_ord_id, qty=cmd.qty, price=price,
                                          stop_px=stop_px))
@@ -561,6 +603,11 @@ class OrderService:
                                        cl_ord_id=cmd.cl_ord_id, qty=cmd.qty, price=price,
                                        stop_px=stop_px))
             self.queue.after_commit(lambda: self.execution.replaced(order))
+            return order
+        if self._held(order):  # never sent: the OMS applies it itself
+            self._record(OrderReplaced(order_id=order.order_id, ts=self.now(),
+                                       cl_ord_id=cmd.cl_ord_id, qty=cmd.qty, price=price,
+                                       stop_px=stop_px))
             return order
         venue = self.venues[order.venue]
         leaves = cmd.qty - order.cum_qty
@@ -583,11 +630,18 @@ class OrderService:
                     f"OrderQty(38) {cmd.qty} must exceed the quantity already filled "
                     f"({order.cum_qty})"), ()
         price = cmd.price if order.ord_type.needs_price else None
-        stop_px = cmd.stop_px if order.ord_type.needs_stop_px else None
+        stop_px = self._replace_stop_px(order, cmd)
         denial, approval = self.gates.vet_replace(order, cmd.qty, price, stop_px)
         if denial is not None:
             return (CxlRejReason.BROKER_OPTION, denial.reason), ()
         return None, approval.cancel_first
+
+    def _replace_stop_px(self, order: Order, cmd: ReplaceOrder) -> Decimal | None:
+        if not order.ord_type.needs_stop_px:
+            return None
+        if cmd.stop_px is None and self._held(order):
+            return order.stop_px  # a held trailing stop keeps trailing from where it is
+        return cmd.stop_px
 
     def _refuse_request(self, order: Order | None, cmd: CancelOrder | ReplaceOrder,
                         response_to: CxlRejResponseTo, reason: CxlRejReason, text: str) -> None:
@@ -720,6 +774,60 @@ class OrderService:
         self.cancel(CancelOrder(cl_ord_id="", order_id=order.order_id, session=None,
                                 requested_by=by, reason=reason))
 
+    # -- what the OMS holds: expiry and trailing stops --------------------------------------
+
+    def expire_orders(self, orders: Iterable[Order], reason: str) -> list[Order]:
+        """Expire open orders (ExecType Expired) and take them off their venues."""
+        expired = []
+        for order in orders:
+            if not order.is_open:
+                continue
+            held = self._held(order)
+            self._record(OrderExpired(order_id=order.order_id, ts=self.now(), reason=reason))
+            if not held:
+                venue = self.venues[order.venue]
+                self.queue.after_commit(functools.partial(venue.cancel, order.order_id))
+            expired.append(order)
+            timer = self._expiry_timers.pop(order.order_id, None)
+            if timer is not None:
+                timer.cancel()
+        return expired
+
+    def _arm_expiry(self, order: Order) -> None:
+        if order.expire_time is None or order.order_id in self._expiry_timers:
+            return
+        self._expiry_timers[order.order_id] = self.clock.call_at(
+            order.expire_time, functools.partial(self._expire_due, order.order_id))
+
+    def _expire_due(self, order_id: str) -> None:
+        self._expiry_timers.pop(order_id, None)
+        order = self.store.get(order_id)
+        if order is None or not order.is_open or order.expire_time is None:
+            return
+        try:
+            self.expire_orders([order], f"GTD order expired at ExpireTime(126) "
+                                        f"{order.expire_time:%Y-%m-%d %H:%M:%S} UTC")
+        except Exception:  # a timer callback: nothing above it would log this
+            log.exception("GTD expiry failed", order_id=order_id)
+
+    @staticmethod
+    def _held(order: Order) -> bool:
+        return order.is_trailing and not order.triggered
+
+    def _tick_size(self, symbol: str) -> Decimal | None:
+        instrument = self.universe.get(symbol)
+        return instrument.tick_size if instrument else None
+
+    def _trail_moved(self, order: Order, stop_px: Decimal, best_px: Decimal) -> None:
+        self._record(OrderStopMoved(order_id=order.order_id, ts=self.now(), stop_px=stop_px,
+                                    best_px=best_px))
+
+    def _trail_triggered(self, order: Order, price: Decimal) -> None:
+        log.info("trailing stop triggered", order_id=order.order_id, trigger_px=str(price),
+                 stop_px=str(order.stop_px))
+        self._record(OrderTriggered(order_id=order.order_id, ts=self.now(), trigger_px=price))
+        self.queue.after_commit(functools.partial(self._send_to_venue, order))
+
     # -- venue events ------------------------------------------------------------------------
 
     def on_venue_event(self, event: VenueEvent) -> None:
@@ -739,6 +847,10 @@ class OrderService:
     def _on_venue_event(self, order: Order, event: VenueEvent) -> None:
         oid = order.order_id
         ts = self.now()
+        if order.status is OrdStatus.EXPIRED and not isinstance(event, VenueFill):
+            # The venue answering the cancel that took an expired order off.
+            log.info("venue event after expiry", order_id=oid, venue_event=repr(event))
+            return
         match event:
             case VenueAccepted():
                 return
@@ -866,6 +978,13 @@ class OrderService:
 
 def _nothing() -> None:
     pass
+
+
+def _both(first: ControlHandler, second: ControlHandler) -> ControlHandler:
+    def handler(payload: dict[str, Any]) -> None:
+        first(payload)
+        second(payload)
+    return handler
 
 
 def _is_fix(session: str | None) -> bool:

@@ -29,6 +29,9 @@ class AccountStates:
         self.reasons: dict[str, str] = {}
         self.high_water: dict[str, Decimal] = {}
         self.in_drawdown: set[str] = set()
+        # Each account's total P&L at the last close: the day's P&L is measured from it.
+        self.day_start_pnl: dict[str, Decimal] = {}
+        self.trading_date: str | None = None  # the last trading date closed
 
     def get(self, account: str) -> AccountState:
         return self.states.get(account, AccountState.ACTIVE)
@@ -58,6 +61,16 @@ class AccountStates:
             self.in_drawdown.add(account)
         else:
             self.in_drawdown.discard(account)
+
+
+    def apply_day_closed(self, payload: dict[str, Any]) -> None:
+        """The day rolled (a day_closed event): the day's P&L starts again from the P&L at
+        the close, and the drawdown high-water marks reset with it. Account states
+        (REDUCING, HALTED) stay as they are: an operator releases them."""
+        self.trading_date = payload.get("date", self.trading_date)
+        self.day_start_pnl = {a: Decimal(v) for a, v in payload.get("pnl_at_close", {}).items()}
+        self.high_water.clear()
+        self.in_drawdown.clear()
 
 
 def pnl(positions: Iterable[Position], mark: Any) -> tuple[Decimal, Decimal]:

@@ -35,6 +35,8 @@ class RiskActions(Protocol):
 
     def account_positions(self, account: str) -> list[Position]: ...
 
+    def accounts_with_positions(self) -> list[str]: ...
+
     def mark(self, symbol: str) -> Decimal | None: ...
 
 
@@ -51,7 +53,23 @@ class RiskMonitor:
         self._high: dict[str, Decimal] = {}  # the exact high-water mark since start
 
     def account_pnl(self, account: str) -> tuple[Decimal, Decimal]:
+        """(realised, unrealised) P&L since the account started trading."""
         return pnl(self.actions.account_positions(account), self.actions.mark)
+
+    def day_pnl(self, account: str) -> Decimal:
+        """The trading day's P&L: the total less the total at the last close."""
+        realised, unrealised = self.account_pnl(account)
+        return realised + unrealised - self.states.day_start_pnl.get(account, Decimal(0))
+
+    def day_close_payload(self, payload: dict[str, Any]) -> None:
+        """What a day_closed event carries for risk: each account's P&L at the close (the
+        next day's zero), so a replay resets to the same marks without market data."""
+        totals = {}
+        for account in self.actions.accounts_with_positions():
+            realised, unrealised = self.account_pnl(account)
+            totals[account] = str(realised + unrealised)
+        payload["pnl_at_close"] = totals
+        self._high.clear()
 
     def on_order_event(self, order: Order, event: OrderEvent) -> None:
         if isinstance(event, OrderFilled):
@@ -87,8 +105,7 @@ class RiskMonitor:
         limits = self.limits.for_account(account)
         if limits.daily_loss_limit is None and limits.drawdown_limit is None:
             return
-        realised, unrealised = self.account_pnl(account)
-        total = realised + unrealised
+        total = self.day_pnl(account)
         if limits.drawdown_limit is not None:
             self._drawdown(account, total, limits.drawdown_limit)
         state = self.states.get(account)

@@ -21,7 +21,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 # What each role may do.
 ROLE_ACTIONS: dict[str, set[str]] = {
-    "admin": {"read", "trade_ops", "kill_switch", "risk_edit", "compliance_edit"},
+    "admin": {"read", "trade_ops", "kill_switch", "risk_edit", "compliance_edit", "trading_day"},
     "risk": {"read", "kill_switch", "risk_edit"},
     "compliance": {"read", "compliance_edit"},
     "viewer": {"read"},

@@ -61,6 +61,7 @@ async def account_risk(account: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
     service, desk = ctx.service, ctx.desk
     lim = desk.limits.for_account(account)
     realised, unrealised = ctx.monitor.account_pnl(account)
+    day_pnl = ctx.monitor.day_pnl(account)  # what the daily loss limit is measured on
     gross = net = Decimal(0)
     for pos in service.account_positions(account):
         value = pos.qty * (service.mark(pos.symbol) or pos.avg_px)
@@ -72,7 +73,7 @@ async def account_risk(account: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
         "max_gross_exposure": gross,
         "max_net_exposure": abs(net),
         "max_open_orders": service.open_order_count(account),
-        "daily_loss_limit": max(Decimal(0), -(realised + unrealised)),
+        "daily_loss_limit": max(Decimal(0), -day_pnl),
     }
     if lim.equity:
         usage["max_leverage"] = (gross / lim.equity).quantize(Decimal("0.0001"))
@@ -83,6 +84,7 @@ async def account_risk(account: str, ctx: Ctx, user: Reader) -> dict[str, Any]:
         "realized_pnl": str(realised),
         "unrealized_pnl": str(unrealised),
         "total_pnl": str(realised + unrealised),
+        "day_pnl": str(day_pnl),
         "high_water_pnl": str(desk.states.high_water.get(account, Decimal(0))),
         "in_drawdown": account in desk.states.in_drawdown,
         "gross_exposure": str(gross),

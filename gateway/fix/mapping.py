@@ -10,6 +10,7 @@ import functools
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -64,6 +65,36 @@ def _dec(f: Fields, tag: int, name: str, required: bool = False) -> Decimal | No
     return value
 
 
+def _utc_timestamp(f: Fields, tag: int, name: str) -> datetime | None:
+    """A UTCTimestamp field: YYYYMMDD-HH:MM:SS with optional .sss (up to nanoseconds)."""
+    raw = f.get(tag)
+    if not raw:
+        return None
+    stamp, _, fraction = raw.partition(".")
+    try:
+        value = datetime.strptime(stamp, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        if fraction:
+            if not fraction.isdigit() or len(fraction) > 9:
+                raise ValueError
+            value += timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
+    except ValueError:
+        raise MappingError(f"{name}({tag}) is not a UTC timestamp YYYYMMDD-HH:MM:SS[.sss]: "
+                           f"{raw!r}") from None
+    return value
+
+
+def _local_date(f: Fields, tag: int, name: str) -> date | None:
+    raw = f.get(tag)
+    if not raw:
+        return None
+    try:
+        if len(raw) != 8 or not raw.isdigit():
+            raise ValueError
+        return datetime.strptime(raw, "%Y%m%d").date()
+    except ValueError:
+        raise MappingError(f"{name}({tag}) is not a date YYYYMMDD: {raw!r}") from None
+
+
 def new_order(f: Fields, session: str, default_account: str) -> SubmitOrder:
     return SubmitOrder(
         cl_ord_id=_req(f, 11, "ClOrdID"),
@@ -78,6 +109,11 @@ def new_order(f: Fields, session: str, default_account: str) -> SubmitOrder:
         session=session,
         algo=_algo(f),
         venue=f.get(100) or None,  # ExDestination: pins the order to that venue
+        expire_time=_utc_timestamp(f, 126, "ExpireTime"),
+        expire_date=_local_date(f, 432, "ExpireDate"),
+        exec_inst=f.get(18, ""),
+        peg_offset=_dec(f, 211, "PegOffsetValue"),
+        peg_offset_type=f.get(836, ""),
     )
 
 

@@ -18,6 +18,7 @@ def test_example_config_loads_and_passes_quickfix_settings_through(tmp_path):
     session2 = text.split("[SESSION]")[2]
     assert "ResetOnLogon=Y" in session2 and "BeginString=FIX.4.2" in session2
     assert "FIX42.xml" in session2
+    assert cfg.trading.describe() == "09:30-16:00 America/New_York (Mon, Tue, Wed, Thu, Fri)"
 
 
 def test_demo_config_is_the_default():
@@ -71,7 +72,7 @@ reference_price = "12.34"
     assert cfg.limits.max_position_qty == 5000 and cfg.limits.loss_action == "reduce"
     assert cfg.limits.messages_per_second == 50
     assert cfg.compliance.owner_groups == {"ACC1": "FUND1", "ACC2": "FUND1"}
-    assert str(cfg.compliance.session_start) == "09:30:00"
+    assert str(cfg.trading.open) == "09:30:00" and cfg.trading.timezone == "America/New_York"
     assert cfg.instruments[0].symbol == "XYZ" and str(cfg.instruments[0].tick_size) == "0.01"
 
 

@@ -133,5 +133,5 @@ def test_a_key_or_value_a_table_does_not_take_is_refused_by_name(text, message):
 
 def test_toml_local_times_are_trading_hours_too():
     cfg = parse_config("[compliance.trading_hours]\nstart = 09:30:00\nend = 16:00:00\n")
-    assert str(cfg.compliance.session_start) == "09:30:00"
-    assert str(cfg.compliance.session_end) == "16:00:00"
+    assert str(cfg.trading.open) == "09:30:00" and cfg.trading.timezone == "America/New_York"
+    assert str(cfg.trading.close) == "16:00:00"

@@ -90,3 +90,18 @@ def test_inbound_new_order_defaults_and_errors():
         mapping.new_order({55: "AAPL", 54: "1", 38: "1", 40: "1"}, "S", "ACC1")
     with pytest.raises(mapping.MappingError, match="not a finite number"):
         mapping.new_order({11: "C", 55: "AAPL", 54: "1", 38: "NaN", 40: "1"}, "S", "ACC1")
+
+
+def test_gtd_and_trailing_stop_tags_reach_the_command():
+    import datetime as dt
+    base = {11: "C1", 55: "AAPL", 54: "1", 38: "100", 40: "3", 59: "6"}
+    cmd = mapping.new_order({**base, 126: "20260102-15:30:00.250", 18: "a", 211: "1.5",
+                             836: "1"}, "S", "ACC1")
+    assert cmd.expire_time == dt.datetime(2026, 1, 2, 15, 30, 0, 250_000, tzinfo=dt.UTC)
+    assert (cmd.exec_inst, cmd.peg_offset, cmd.peg_offset_type) == ("a", D("1.5"), "1")
+    assert mapping.new_order({**base, 432: "20260105"}, "S", "ACC1").expire_date == dt.date(
+        2026, 1, 5)
+    with pytest.raises(mapping.MappingError, match=r"ExpireTime\(126\) is not a UTC timestamp"):
+        mapping.new_order({**base, 126: "2026-01-02T15:30"}, "S", "ACC1")
+    with pytest.raises(mapping.MappingError, match=r"ExpireDate\(432\) is not a date"):
+        mapping.new_order({**base, 432: "20261340"}, "S", "ACC1")

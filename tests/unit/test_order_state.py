@@ -18,6 +18,7 @@ from oms.events import (
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderStopMoved,
     OrderSubmitted,
     OrderTriggered,
     event_from_row,
@@ -150,7 +151,7 @@ def test_expired_and_canceled_are_terminal():
 
 S = OrdStatus
 EVENT_KINDS = ("accepted", "rejected", "filled", "triggered", "pending_cancel", "canceled",
-               "cancel_rejected", "pending_replace", "replaced", "expired")
+               "cancel_rejected", "pending_replace", "replaced", "expired", "stop_moved")
 # The whole (state x event) matrix, written out independently of TRANSITIONS: the state
 # each event leads to from an order in that state, or None where it must be refused.
 # PARTIALLY_FILLED orders hold 40 of 100; the sample fill is 10, the sample replace
@@ -159,7 +160,8 @@ EXPECTED: dict[OrdStatus, dict[str, OrdStatus | None]] = {
     S.PENDING_NEW: {"accepted": S.NEW, "rejected": S.REJECTED},
     S.NEW: {"rejected": S.REJECTED, "filled": S.PARTIALLY_FILLED, "triggered": S.NEW,
             "pending_cancel": S.PENDING_CANCEL, "canceled": S.CANCELED,
-            "pending_replace": S.PENDING_REPLACE, "replaced": S.NEW, "expired": S.EXPIRED},
+            "pending_replace": S.PENDING_REPLACE, "replaced": S.NEW, "expired": S.EXPIRED,
+            "stop_moved": S.NEW},  # a held trailing stop follows the market
     S.PARTIALLY_FILLED: {"filled": S.PARTIALLY_FILLED, "triggered": S.PARTIALLY_FILLED,
                          "pending_cancel": S.PENDING_CANCEL, "canceled": S.CANCELED,
                          "pending_replace": S.PENDING_REPLACE, "replaced": S.PARTIALLY_FILLED,
@@ -170,10 +172,12 @@ EXPECTED: dict[OrdStatus, dict[str, OrdStatus | None]] = {
     S.CANCELED: {"filled": S.CANCELED},
     S.EXPIRED: {"filled": S.EXPIRED},
     S.PENDING_CANCEL: {"filled": S.PENDING_CANCEL, "triggered": S.PENDING_CANCEL,
-                       "canceled": S.CANCELED, "expired": S.EXPIRED, "cancel_rejected": S.NEW},
+                       "canceled": S.CANCELED, "expired": S.EXPIRED, "cancel_rejected": S.NEW,
+                       "stop_moved": S.PENDING_CANCEL},
     S.PENDING_REPLACE: {"filled": S.PENDING_REPLACE, "triggered": S.PENDING_REPLACE,
                         "replaced": S.NEW, "canceled": S.CANCELED, "expired": S.EXPIRED,
-                        "cancel_rejected": S.NEW, "pending_cancel": S.PENDING_CANCEL},
+                        "cancel_rejected": S.NEW, "pending_cancel": S.PENDING_CANCEL,
+                        "stop_moved": S.PENDING_REPLACE},
 }
 
 
@@ -213,6 +217,7 @@ def sample(kind: str) -> Any:
                                                price=D("10.01")),
         "replaced": OrderReplaced(order_id="O1", cl_ord_id="R2", qty=D(120), price=D("10.01")),
         "expired": OrderExpired(order_id="O1", reason="day over"),
+        "stop_moved": OrderStopMoved(order_id="O1", stop_px=D("9.50"), best_px=D("10")),
     }[kind]
 
 

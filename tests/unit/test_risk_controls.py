@@ -18,6 +18,7 @@ from gateway.venues.sim.exchange import SimExchange
 from oms.commands import SubmitOrder
 from oms.enums import OrdStatus, Side
 from oms.journal import ControlEvent, InMemoryJournal
+from oms.trading_day import MONDAY_TO_FRIDAY, TradingCalendar
 from oms.universe import default_universe
 from risk import accounts, limits
 from risk.accounts import AccountState, AccountStates
@@ -232,11 +233,17 @@ def test_halted_symbol_and_trading_hours():
         assert accepted(await d.order("ACC1", "AAPL", "1", 1, "170.00"))
     run(scenario())
 
-    rules = ComplianceRules(session_start=clock_time(9, 30), session_end=clock_time(16, 0))
+    # The gate asks the one trading calendar ([trading]) whether the market is open.
+    hours = TradingCalendar("America/New_York", clock_time(9, 30), clock_time(16, 0),
+                            MONDAY_TO_FRIDAY)
+    rules = ComplianceRules()
     # 2026-11-25 is a Wednesday; New York is UTC-5 in November.
-    at_open = ComplianceGate(rules, now=lambda: datetime(2026, 11, 25, 14, 30, tzinfo=UTC))
-    before = ComplianceGate(rules, now=lambda: datetime(2026, 11, 25, 14, 29, tzinfo=UTC))
-    weekend = ComplianceGate(rules, now=lambda: datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
+    at_open = ComplianceGate(rules, now=lambda: datetime(2026, 11, 25, 14, 30, tzinfo=UTC),
+                             calendar=hours)
+    before = ComplianceGate(rules, now=lambda: datetime(2026, 11, 25, 14, 29, tzinfo=UTC),
+                            calendar=hours)
+    weekend = ComplianceGate(rules, now=lambda: datetime(2026, 11, 28, 15, 0, tzinfo=UTC),
+                             calendar=hours)
 
     class Aapl:
         symbol = "AAPL"
