@@ -407,7 +407,6 @@ class SimExchange:
         finally:
             self._pumping = False
 
-
     def _tell(self, event: VenueEvent) -> None:
         if self._listener is not None:
             self._listener.on_venue_event(event)
