@@ -80,6 +80,9 @@ class Server:
         await migrate(self.pool)
 
         universe = Universe([*default_universe(), *cfg.instruments])
+        if cfg.execution.profiles:
+            log.info("VWAP volume profiles loaded", symbols=sorted(cfg.execution.profiles),
+                     files=[str(f) for f in cfg.execution.vwap_profiles])
         venues = {v.name: build_venue(v, universe) for v in cfg.venues}
         desk = self.desk
         if not self.gates_enabled:

@@ -8,8 +8,8 @@ volume (the fractions sum to 1). Profiles are built from real 1-minute bars
 U-shaped default applies (heavy at the open, heavier at the close, quiet at
 midday, as US equities trade).
 
-Pure: bars in, fractions out; `to_json`/`from_json` are strings, and reading
-or writing files is the gateway's (`gateway/profiles.py`).
+Pure: bars in, fractions out; `dumps`/`loads` work on strings, and reading
+CSV files or writing profile files is the gateway's (`gateway/profiles.py`).
 """
 
 from __future__ import annotations

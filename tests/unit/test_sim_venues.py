@@ -134,3 +134,15 @@ def test_a_sim_venue_feeds_the_router_its_book_and_fees():
     assert [(s.venue, s.qty) for s in r.decision] == [("SIM-B", 100), ("SIM-A", 50)]
     b.status = VenueStatus.DOWN
     assert not b.router_book("AAPL").up
+
+
+def test_fees_are_exact_and_written_without_trailing_zeros():
+    ex, ev, _ = venue(taker_fee_bps=D("0.5"), maker_fee_bps=D(100))
+    ex.submit(vo("rest", Side.SELL, "100", "173.42"))
+    ex.submit(vo("take", Side.BUY, "100", "173.42"))
+    fees = {e.order_id: e.fee for e in ev.events if isinstance(e, VenueFill)}
+    assert str(fees["take"]) == "0.8671"  # 17,342 x 0.5 bp
+    assert str(fees["rest"]) == "173.42"  # 17,342 x 100 bp
+    ex.submit(vo("rest2", Side.SELL, "100", "100.00"))
+    ex.submit(vo("take2", Side.BUY, "100", "100.00"))
+    assert str(next(e.fee for e in ev.of("rest2") if isinstance(e, VenueFill))) == "100"

@@ -126,3 +126,40 @@ def test_exdestination_is_read_from_a_new_order_single():
     assert new_order(fields, "FIX.4.4:FIXGATE->CLIENT1", "ACC1").venue == "SIM-B"
     del fields[100]
     assert new_order(fields, "FIX.4.4:FIXGATE->CLIENT1", "ACC1").venue is None
+
+
+def test_a_burst_beyond_a_venues_message_rate_is_spread_not_dropped():
+    from gateway.venues.sim.timing import ManualTimers
+    from oms.commands import CancelOrder
+
+    async def scenario():
+        universe = default_universe()
+        timers = ManualTimers()
+        slow = SimExchange(universe, name="SLOW", liquidity=False, messages_per_second=2,
+                           timers=timers)
+        desk = RiskDesk(limits=LimitsBook(Limits()), rules=ComplianceRules())
+        journal = InMemoryJournal()
+        service, _ = desk.order_service(universe, journal, {"SLOW": slow})
+        rec = Recorder(journal)
+        service.add_sink(rec)
+        await service.start()
+        for i in range(5):
+            service.submit(order(f"B{i}", price=f"170.0{i}"))
+        await settle(service)
+        book = slow.book("AAPL")
+        assert len(book) == 2 and slow.queued == 3  # all acknowledged by fixgate, 2 at venue
+        assert all(rec.of(f"B{i}")[-1].exec_type is ExecType.NEW for i in range(5))
+        timers.advance(1.0)
+        assert len(book) == 4
+        # A cancel queues behind the orders it follows: it never overtakes B4.
+        oid = rec.of("B4")[-1].order_id
+        service.cancel(CancelOrder(cl_ord_id="X4", order_id=oid, session=None))
+        await settle(service)
+        timers.advance(1.0)
+        await settle(service)
+        assert book.best_bid == D("170.03") and slow.queued == 0
+        (canceled,) = [r for r in rec.reports if r.exec_type is ExecType.CANCELED]
+        assert (canceled.order_id, canceled.cl_ord_id) == (oid, "X4")
+        await stop(service, rec)
+
+    asyncio.run(scenario())
