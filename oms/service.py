@@ -784,7 +784,10 @@ class OrderService:
                 continue
             held = self._held(order)
             self._record(OrderExpired(order_id=order.order_id, ts=self.now(), reason=reason))
-            if not held:
+            if order.algo is not None:  # no venue holds a parent: its children come off
+                self.queue.after_commit(functools.partial(self.execution.parent_done, order,
+                                                          reason))
+            elif not held:
                 venue = self.venues[order.venue]
                 self.queue.after_commit(functools.partial(venue.cancel, order.order_id))
             expired.append(order)
@@ -915,8 +918,9 @@ class OrderService:
             ord_type = OrdType.LIMIT
         else:
             price = parent.price
-            if resting:
-                tif = parent.time_in_force
+            if resting:  # a GTD parent's own timer ends it: its child rests until then
+                tif = (TimeInForce.GTC if parent.time_in_force is TimeInForce.GTD
+                       else parent.time_in_force)
         submitted = OrderSubmitted(
             order_id=child_id, ts=self.now(), cl_ord_id=f"{parent.order_id}-{number}",
             account=parent.account, symbol=parent.symbol, side=parent.side,

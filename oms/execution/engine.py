@@ -127,6 +127,16 @@ class AlgoEngine:
             return
         self._finish(run, reason)
 
+    def parent_done(self, parent: Order, reason: str) -> None:
+        """The parent ended without the engine (expired at the close): its children come
+        off, and the algorithm stops."""
+        for child in self._open_children(parent):
+            if not child.is_pending_request:
+                self.desk.cancel_child(child, reason)
+        run = self._runs.get(parent.order_id)
+        if run is not None:
+            self._stop(run)
+
     def replaced(self, parent: Order) -> None:
         """New quantity or limit: children working at the old terms come off, and the
         schedule carries on with the new ones."""

@@ -383,3 +383,24 @@ def test_algo_quality_bench_runs_each_schedule_on_the_simulated_clock():
         assert abs(result[schedule]["slippage_bps_mean"]) < 5
     text = format_algo_quality(result)
     assert all(s in text for s in SCHEDULES)
+
+
+def test_a_day_algorithm_expires_at_the_close_and_its_children_come_off():
+    async def go():
+        w = await World().start()
+        w.offer(100, "170.50")  # a little, then nothing within the limit
+        oid = w.submit("P1", 1000, price="172.00", **twap(60))
+        await w.run_for(60, step=5)
+        done = w.parent(oid).cum_qty
+        assert 0 < done <= 100
+        w.service.trading_day.close_now()
+        await w.settle()
+        parent = w.parent(oid)
+        assert parent.status is OrdStatus.EXPIRED and parent.cum_qty == done
+        assert w.rec.of("P1")[-1].exec_type is ExecType.EXPIRED
+        assert not any(c.is_open for c in w.children(oid))
+        sent = len(w.children(oid))
+        w.offer(5000, "170.50")
+        await w.run_for(300, step=10)  # the schedule is over: nothing more is sent
+        assert len(w.children(oid)) == sent and w.parent(oid).cum_qty == done
+    run(go())

@@ -117,6 +117,23 @@ def test_the_remainder_rests_and_a_cancel_takes_it_off():
     asyncio.run(go())
 
 
+def test_a_routed_day_order_expires_at_the_close_and_its_resting_child_comes_off():
+    async def go():
+        t = await Two().start()
+        t.offer(t.a, 300, "170.50")
+        t.buy("B1", 1000, "170.50")
+        await t.settle()
+        parent = t.parent("B1")
+        assert len(t.a.book("AAPL")) + len(t.b.book("AAPL")) == 1  # the rest of it
+        t.service.trading_day.close_now()
+        await t.settle()
+        assert parent.status is OrdStatus.EXPIRED and parent.cum_qty == 300
+        assert t.rec.of("B1")[-1].exec_type is ExecType.EXPIRED
+        assert not any(c.is_open for c in t.service.store.children(parent.order_id))
+        assert len(t.a.book("AAPL")) + len(t.b.book("AAPL")) == 0
+    asyncio.run(go())
+
+
 def test_what_a_venue_did_not_fill_is_re_routed():
     async def go():
         t = await Two().start()
