@@ -208,8 +208,9 @@ class Server:
                 f"  SenderCompID={cfg.fix.sender_comp_id}"
                 f"  sessions: {clients}",
                 f"  REST API       http://{cfg.api.host}:{cfg.api.port}  (docs: /docs)",
-                f"  venues         {venues}  (ExDestination(100) pins; default "
-                f"{cfg.venues[0].name})",
+                f"  venues         {venues}  (ExDestination(100) pins; "
+                + ("unpinned orders are routed)" if len(cfg.venues) > 1
+                   else f"default {cfg.venues[0].name})"),
                 f"  API users      {users}",
                 f"  log in         curl -d 'username=admin&password=...' "
                 f"http://{cfg.api.host}:{cfg.api.port}/auth/token",
