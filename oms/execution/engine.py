@@ -143,6 +143,7 @@ class AlgoEngine:
         run = self._runs.get(parent.order_id)
         if run is None:
             return
+        run.routings, run.exhausted = 0, False  # new terms: the router starts afresh
         for child in self._open_children(parent):
             if child.price != parent.price or parent.cum_qty + self._working(parent) > parent.qty:
                 self.desk.cancel_child(child, f"parent {parent.order_id} replaced")

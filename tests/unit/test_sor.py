@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 from compliance.desk import RiskDesk
 from gateway.venues.sim.exchange import SimExchange
-from oms.commands import CancelOrder, SubmitOrder
+from oms.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from oms.enums import ExecType, OrdStatus
 from oms.journal import InMemoryJournal
 from oms.service import OrderService
@@ -131,6 +131,24 @@ def test_a_routed_day_order_expires_at_the_close_and_its_resting_child_comes_off
         assert t.rec.of("B1")[-1].exec_type is ExecType.EXPIRED
         assert not any(c.is_open for c in t.service.store.children(parent.order_id))
         assert len(t.a.book("AAPL")) + len(t.b.book("AAPL")) == 0
+    asyncio.run(go())
+
+
+def test_a_resting_routed_order_can_be_replaced_again_and_again():
+    async def go():
+        t = await Two().start()
+        t.buy("B1", 500, "170.00")
+        await t.settle()
+        parent = t.parent("B1")
+        for n, price in enumerate(("170.01", "170.02", "170.03", "170.04", "170.05")):
+            t.service.replace(ReplaceOrder(cl_ord_id=f"R{n}", orig_cl_ord_id=parent.cl_ord_id,
+                                           qty=D(500), price=D(price), session=SESSION))
+            await t.settle()
+            assert t.rec.of(f"R{n}")[-1].exec_type is ExecType.REPLACED
+        assert parent.is_open and parent.price == D("170.05")
+        resting = [c for c in t.service.store.children(parent.order_id) if c.is_open]
+        assert [(c.qty, c.price) for c in resting] == [(500, D("170.05"))]
+        assert len(t.a.book("AAPL")) + len(t.b.book("AAPL")) == 1
     asyncio.run(go())
 
 
