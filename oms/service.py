@@ -779,8 +779,10 @@ class OrderService:
         oid = order.order_id
         ts = self.now()
         if order.status is OrdStatus.EXPIRED and not isinstance(event, VenueFill):
-            # The venue answering the cancel that took an expired order off.
-            log.info("venue event after expiry", order_id=oid, venue_event=repr(event))
+            # The venue answering the cancel that took an expired order off: expected,
+            # and said already (a day close makes one per Day order: no log line each).
+            if not isinstance(event, VenueCanceled | VenueRequestRejected):
+                log.info("venue event after expiry", order_id=oid, venue_event=repr(event))
             return
         match event:
             case VenueAccepted():
