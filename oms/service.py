@@ -126,6 +126,7 @@ class OrderService:
                                      else _both(self.trading_day.apply, also))
         self.trailing = TrailingStops(self._tick_size, self._trail_moved, self._trail_triggered)
         self._expiry_timers: dict[str, Timer] = {}
+        self.store.listeners.append(self._forget_expiry)
 
     # -- what the store holds, by its usual names ------------------------------------------
 
@@ -731,6 +732,13 @@ class OrderService:
             return
         self._expiry_timers[order.order_id] = self.clock.call_at(
             order.expire_time, functools.partial(self._expire_due, order.order_id))
+
+    def _forget_expiry(self, order: Order, event: OrderEvent) -> None:
+        """A GTD order that is done before its expiry lets its timer go."""
+        if order.expire_time is not None and order.status.is_terminal:
+            timer = self._expiry_timers.pop(order.order_id, None)
+            if timer is not None:
+                timer.cancel()
 
     def _expire_due(self, order_id: str) -> None:
         self._expiry_timers.pop(order_id, None)

@@ -262,6 +262,13 @@ def test_gtd_expires_at_expire_time_and_survives_a_restart():
         by_date = await oms.order("GTD3", tif="6", expire_date=dt.date(2021, 1, 6))
         assert gtd.status is OrdStatus.NEW and gtd.expire_time == at
         assert by_date.expire_time == dt.datetime(2021, 1, 6, 21, 0, tzinfo=UTC)
+        canceled = await oms.order("GTD4", tif="6", expire_time=at + dt.timedelta(days=1))
+        oms.service.cancel(CancelOrder(cl_ord_id="X4", order_id=canceled.order_id,
+                                       session=SESSION))
+        await oms.service.barrier()
+        assert canceled.status is OrdStatus.CANCELED  # and its timer is let go
+        assert canceled.order_id not in oms.service._expiry_timers
+        assert later.order_id in oms.service._expiry_timers
         await oms.advance_to(at - dt.timedelta(seconds=1))
         assert gtd.status is OrdStatus.NEW
         await oms.advance_to(at)
