@@ -38,8 +38,7 @@ from oms.universe import default_universe
 
 
 def synthetic_journal(n: int, seed: int = 1) -> list[tuple[int, datetime, str, str, str]]:
-    """About n journal rows: (seq, ts, stream, kind, payload json). Orders are GTC: the
-    journal is of an earlier day, whose close the restart rolls (Day orders would expire)."""
+    """About n journal rows: (seq, ts, stream, kind, payload json)."""
     rng = random.Random(seed)
     symbols = [i for i in default_universe()][:20]
     rows: list[tuple[int, datetime, str, str, str]] = []
@@ -69,6 +68,8 @@ def synthetic_journal(n: int, seed: int = 1) -> list[tuple[int, datetime, str, s
         add(OrderSubmitted(order_id=oid, ts=ts, cl_ord_id=f"C{order_no}",
                            account=f"ACC{rng.randint(1, 20)}", symbol=inst.symbol,
                            side=Side.BUY if buy else Side.SELL_SHORT, ord_type=OrdType.LIMIT,
+                           # GTC: the journal's day is long closed by the time the bench
+                           # restarts on it, and Day orders would rightly expire at start.
                            time_in_force=TimeInForce.GTC, qty=qty, price=px,
                            session=f"FIX.4.4:FIXGATE->BENCH{rng.randint(1, 4)}", venue="SIM"))
         add(OrderAccepted(order_id=oid, ts=ts))

@@ -528,13 +528,13 @@ def _trading(table: Any, legacy: Any) -> TradingCalendar:
         raise ConfigError("[trading] open and close must differ")
     default_days = ("Mon", "Tue", "Wed", "Thu", "Fri") if opens is not None else ()
     names = _strings(t, "weekdays", where, default_days)
+    if "weekdays" in t and not names:
+        raise ConfigError("[trading] weekdays must name at least one day")
     try:
         days = weekday_numbers(names) if names else (
             MONDAY_TO_FRIDAY if opens is not None else ALL_WEEK)
     except ValueError as exc:
         raise ConfigError(f"[trading] weekdays: {exc}") from None
-    if "weekdays" in t and not days:
-        raise ConfigError("[trading] weekdays must name at least one day")
     return TradingCalendar(timezone, opens, closes, days)
 
 

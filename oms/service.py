@@ -146,6 +146,7 @@ class OrderService:
                                      else _both(self.trading_day.apply, also))
         self.trailing = TrailingStops(self._tick_size, self._trail_moved, self._trail_triggered)
         self._expiry_timers: dict[str, Timer] = {}
+        self.store.listeners.append(self._forget_expiry)
 
     # -- what the store holds, by its usual names ------------------------------------------
 
@@ -802,6 +803,13 @@ class OrderService:
         self._expiry_timers[order.order_id] = self.clock.call_at(
             order.expire_time, functools.partial(self._expire_due, order.order_id))
 
+    def _forget_expiry(self, order: Order, event: OrderEvent) -> None:
+        """A GTD order that is done before its expiry lets its timer go."""
+        if order.expire_time is not None and order.status.is_terminal:
+            timer = self._expiry_timers.pop(order.order_id, None)
+            if timer is not None:
+                timer.cancel()
+
     def _expire_due(self, order_id: str) -> None:
         self._expiry_timers.pop(order_id, None)
         order = self.store.get(order_id)
@@ -851,8 +859,10 @@ class OrderService:
         oid = order.order_id
         ts = self.now()
         if order.status is OrdStatus.EXPIRED and not isinstance(event, VenueFill):
-            # The venue answering the cancel that took an expired order off.
-            log.info("venue event after expiry", order_id=oid, venue_event=repr(event))
+            # The venue answering the cancel that took an expired order off: expected,
+            # and said already (a day close makes one per Day order: no log line each).
+            if not isinstance(event, VenueCanceled | VenueRequestRejected):
+                log.info("venue event after expiry", order_id=oid, venue_event=repr(event))
             return
         match event:
             case VenueAccepted():

@@ -57,6 +57,8 @@ class TradingCalendar:
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.weekdays:
+            raise ValueError("a trading calendar needs at least one weekday")
         object.__setattr__(self, "zone", ZoneInfo(self.timezone))
 
     @property

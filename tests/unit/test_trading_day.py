@@ -126,6 +126,21 @@ def test_calendar_closes_opens_and_trading_dates():
         dt.date(2021, 1, 7), dt.datetime(2021, 1, 8, 0, 0, tzinfo=UTC))
 
 
+def test_overnight_session_opens_the_evening_before_its_trading_date():
+    chicago = TradingCalendar("America/Chicago", dt.time(17, 0), dt.time(16, 0), MONDAY_TO_FRIDAY)
+    local = dt.timezone(dt.timedelta(hours=-6))  # CST in January
+
+    def at(day: int, hour: float) -> dt.datetime:
+        return dt.datetime(2021, 1, day, tzinfo=local) + dt.timedelta(hours=hour)
+
+    assert chicago.is_open(at(4, 15)) and chicago.next_close(at(4, 15))[0] == dt.date(2021, 1, 4)
+    assert not chicago.is_open(at(4, 16.5))  # the daily break
+    assert chicago.is_open(at(4, 17.5)) and chicago.next_close(at(4, 17.5))[0] == dt.date(
+        2021, 1, 5)  # Monday evening trades Tuesday's date
+    assert not chicago.is_open(at(8, 17.5))  # Friday evening: no Saturday session
+    assert chicago.is_open(at(10, 17.5))  # Sunday evening opens Monday's
+
+
 def test_trading_table_in_config_and_the_older_compliance_hours_are_one_calendar():
     cfg = parse_config('[trading]\ntimezone = "America/New_York"\nopen = "09:30"\n'
                        'close = 16:00:00\nweekdays = ["Mon", "Tue", "Wednesday"]\n')
@@ -140,6 +155,8 @@ def test_trading_table_in_config_and_the_older_compliance_hours_are_one_calendar
         ('[trading]\ntimezone = "Mars/Base"\n', "[trading] unknown timezone 'Mars/Base'"),
         ('[trading]\nweekdays = ["Funday"]\n', "[trading] weekdays: unknown weekday 'Funday'"),
         ('[trading]\nclose = "4pm"\n', "[trading] close must be HH:MM"),
+        ('[trading]\nweekdays = []\n', "[trading] weekdays must name at least one day"),
+        ('[trading]\nopen = "16:00"\nclose = "16:00"\n', "[trading] open and close must differ"),
         ('[trading]\nclose = "16:00"\n[compliance.trading_hours]\nstart = "09:30"\n',
          "both set trading hours"),
     ]:
@@ -245,6 +262,13 @@ def test_gtd_expires_at_expire_time_and_survives_a_restart():
         by_date = await oms.order("GTD3", tif="6", expire_date=dt.date(2021, 1, 6))
         assert gtd.status is OrdStatus.NEW and gtd.expire_time == at
         assert by_date.expire_time == dt.datetime(2021, 1, 6, 21, 0, tzinfo=UTC)
+        canceled = await oms.order("GTD4", tif="6", expire_time=at + dt.timedelta(days=1))
+        oms.service.cancel(CancelOrder(cl_ord_id="X4", order_id=canceled.order_id,
+                                       session=SESSION))
+        await oms.service.barrier()
+        assert canceled.status is OrdStatus.CANCELED  # and its timer is let go
+        assert canceled.order_id not in oms.service._expiry_timers
+        assert later.order_id in oms.service._expiry_timers
         await oms.advance_to(at - dt.timedelta(seconds=1))
         assert gtd.status is OrdStatus.NEW
         await oms.advance_to(at)
