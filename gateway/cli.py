@@ -1,4 +1,4 @@
-"""`fixgate` command line: serve, client, bench, hash-password."""
+"""`fixgate` command line: serve, client, bench, venue-sim, hash-password."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def _hash_password(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from gateway.bench import add_bench_parser
     from gateway.fix_client import add_client_parser
+    from gateway.venues.fix_sim_acceptor import add_venue_sim_parser
 
     parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_client_parser(sub)
     add_bench_parser(sub)
+    add_venue_sim_parser(sub)
     return parser
 
 

@@ -53,6 +53,7 @@ class ExecutionReport:
     last_px: Decimal = Decimal(0)
     ord_rej_reason: int | None = None
     text: str = ""
+    last_mkt: str = ""  # LastMkt(30) of a Trade: the venue that filled
     seq: int = 0  # the journal entry this report tells of (0: a status, not a new fact)
     poss_resend: bool = False  # sent again after a restart: PossResend(97)=Y
 
@@ -67,6 +68,7 @@ class ExecutionReport:
         last_px: Decimal = Decimal(0),
         ord_rej_reason: int | None = None,
         text: str = "",
+        last_mkt: str = "",
         seq: int = 0,
     ) -> ExecutionReport:
         return cls(
@@ -92,6 +94,7 @@ class ExecutionReport:
             last_px=last_px,
             ord_rej_reason=ord_rej_reason,
             text=text,
+            last_mkt=last_mkt,
             seq=seq,
         )
 
@@ -170,7 +173,7 @@ def reports_for(order: Order, event: OrderEvent, seq: int = 0) -> Report | None:
                                       ord_rej_reason=why, text=reason, seq=seq)
         case OrderFilled(last_qty=qty, last_px=px):
             return ExecutionReport.of(order, ExecType.TRADE, exec_id(order), last_qty=qty,
-                                      last_px=px, seq=seq)
+                                      last_px=px, last_mkt=order.venue, seq=seq)
         case OrderCanceled(reason=reason):
             return ExecutionReport.of(order, ExecType.CANCELED, exec_id(order), text=reason,
                                       seq=seq)

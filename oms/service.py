@@ -65,6 +65,7 @@ from oms.reports import (
 from oms.text import printable
 from oms.validation import parse_codes
 from oms.venue import (
+    ResumableVenue,
     Venue,
     VenueAccepted,
     VenueCanceled,
@@ -192,6 +193,11 @@ class OrderService:
     def _resume_open_orders(self) -> None:
         pending_new = self.store.list_orders(status=[OrdStatus.PENDING_NEW.value])
         for order in self.store.working_orders() + pending_new:
+            venue = self.venues.get(order.venue)
+            if isinstance(venue, ResumableVenue) and order.status is not OrdStatus.PENDING_NEW:
+                # Its orders outlived us: ask the venue, and finish what was pending there.
+                self.queue.after_commit(functools.partial(self._resume_at, venue, order))
+                continue
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.
                 self._record(OrderCanceled(order_id=order.order_id, ts=self.now(),
@@ -212,6 +218,15 @@ class OrderService:
                                            check="restart"))
             if order.is_open:
                 self.queue.after_commit(functools.partial(self._send_to_venue, order))
+
+    def _resume_at(self, venue: ResumableVenue, order: Order) -> None:
+        venue.resume(self._venue_order(order))
+        pending = order.pending_replace
+        if order.status is OrdStatus.PENDING_CANCEL:
+            self.venues[order.venue].cancel(order.order_id)
+        elif order.status is OrdStatus.PENDING_REPLACE and pending is not None:
+            self.venues[order.venue].replace(order.order_id, pending.qty - order.cum_qty,
+                                             pending.price, pending.stop_px)
 
     # -- the journal and the reports ---------------------------------------------------------
 
@@ -430,14 +445,18 @@ class OrderService:
     def _send_to_venue(self, order: Order) -> None:
         if not order.is_open:
             return
+        self.venues[order.venue].submit(self._venue_order(order))
+
+    @staticmethod
+    def _venue_order(order: Order) -> VenueOrder:
         ord_type = order.ord_type
         if order.triggered:  # a triggered stop works as what it became
             ord_type = OrdType.LIMIT if ord_type is OrdType.STOP_LIMIT else OrdType.MARKET
-        self.venues[order.venue].submit(VenueOrder(
+        return VenueOrder(
             order_id=order.order_id, account=order.account, symbol=order.symbol,
             side=order.side, ord_type=ord_type, time_in_force=order.time_in_force,
             qty=order.leaves_qty, price=order.price,
-            stop_px=None if order.triggered else order.stop_px))
+            stop_px=None if order.triggered else order.stop_px)
 
     def _request_refusal(
         self, order: Order | None, cmd: CancelOrder | ReplaceOrder

@@ -267,6 +267,8 @@ def execution_report(r: ExecutionReport, begin_string: str) -> list[tuple[int, s
         fields.append((99, _fmt(r.stop_px)))
     if r.exec_type is ExecType.TRADE:
         fields += [(32, _fmt(r.last_qty)), (31, _fmt(r.last_px))]
+        if r.last_mkt:
+            fields.append((30, r.last_mkt))
     fields += [(14, _fmt(r.cum_qty)), (151, _fmt(r.leaves_qty)), (6, _fmt(r.avg_px))]
     if r.ord_rej_reason is not None and r.ord_status is OrdStatus.REJECTED:
         fields.append((103, str(r.ord_rej_reason)))
