@@ -78,7 +78,7 @@ class Server:
         await migrate(self.pool)
 
         universe = Universe([*default_universe(), *cfg.instruments])
-        venues = {v.name: build_venue(v, universe) for v in cfg.venues}
+        venues = {v.name: build_venue(v, universe, self.data_dir) for v in cfg.venues}
         desk = self.desk
         if not self.gates_enabled:
             log.warning("pre-trade gates are OFF: benchmark mode, never for real orders")

@@ -7,15 +7,19 @@ below, and its options to the config's known keys.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gateway.config import VenueConfig
+from gateway.venues.fix_upstream import FixUpstreamVenue
 from gateway.venues.sim import SimExchange
 from oms.instruments import Universe
 from oms.venue import Venue
 
-KINDS = ("sim",)
+KINDS = ("sim", "fix")
 
 
-def build_venue(cfg: VenueConfig, universe: Universe) -> Venue:
+def build_venue(cfg: VenueConfig, universe: Universe, data_dir: Path = Path("var")) -> Venue:
+    """`data_dir`: where a venue keeps files (an upstream FIX venue's session store)."""
     if cfg.kind == "sim":
         opts = cfg.options
         return SimExchange(
@@ -25,5 +29,7 @@ def build_venue(cfg: VenueConfig, universe: Universe) -> Venue:
             liquidity=bool(opts.get("liquidity", True)),
             tick_interval=float(opts.get("tick_interval", 0.05)),
         )
+    if cfg.kind == "fix":
+        return FixUpstreamVenue(cfg.name, data_dir=data_dir, **cfg.options)
     raise ValueError(f"venue {cfg.name}: unknown kind {cfg.kind!r} (supported: "
                      f"{', '.join(KINDS)})")

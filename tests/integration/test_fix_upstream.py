@@ -1,0 +1,199 @@
+"""An upstream FIX venue for real: `fixgate venue-sim` as a second process, fixgate
+logged on to it as an initiator, a FIX client in front. Orders route upstream and
+fill; the venue dies and comes back knowing nothing; fixgate dies while the venue
+fills its order. Both sides end up agreeing, and every fill is booked once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.fix_client import open_session
+from gateway.launcher import VenueSimProcess
+from gateway.passwords import hash_password
+from tests.integration.conftest import run
+from tests.integration.harness import CLIENT1_PASSWORD, TEST_CONFIG, ServerProcess
+from tests.integration.test_fix_order_path import logon, report_for
+
+pytestmark = pytest.mark.integration
+
+MARKETABLE = "185.00"  # above any ask the venue's background flow makes, inside the collar
+RESTING = "158.00"  # below any bid it makes (its fair value stays within 5% of 173.45)
+
+
+def upstream_config(venue_port: int, comp_id: str = "VSIM") -> str:
+    venues = (f'[[venues]]\nname = "UPX"\nkind = "fix"\nhost = "127.0.0.1"\n'
+              f'port = {venue_port}\nsender_comp_id = "FIXGATE"\ntarget_comp_id = "{comp_id}"\n'
+              '[venues.settings]\nReconnectInterval = 1\nHeartBtInt = 5\n\n')
+    text = re.sub(r"\[\[venues\]\].*?(?=\[limits\])", venues, TEST_CONFIG, flags=re.S)
+    return text.replace("{hash}", hash_password(CLIENT1_PASSWORD, iterations=1000))
+
+
+def log_records(path: Path, start: int) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        for line in f.read().splitlines():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
+async def wait_log(server: ServerProcess, start: int, pred: Callable[[dict[str, Any]], bool],
+                   timeout: float = 30.0) -> dict[str, Any]:
+    """The first JSON log line of the server written after byte `start` that matches."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for rec in log_records(server.log_path, start):
+            if pred(rec):
+                return rec
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no matching log line in {timeout}s:\n{server.tail()}")
+
+
+def venue_status(status: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda r: (r.get("event") == "venue status" and r.get("venue") == "UPX"
+                      and r.get("status") == status)
+
+
+def log_size(server: ServerProcess) -> int:
+    return server.log_path.stat().st_size
+
+
+async def wait_upstream_ack(server: ServerProcess, order_id: str, timeout: float = 10.0) -> None:
+    """The venue's own ack of our order, read from the upstream session's message log."""
+    log = (server.data_dir / "fix" / "upstream" / "UPX" / "log" /
+           "FIX.4.4-FIXGATE-VSIM.messages.current.log")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if any(f"\x0111={order_id}\x01" in line and "\x01150=0\x01" in line
+               for line in text.splitlines()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"venue never acknowledged {order_id}")
+
+
+@pytest.fixture
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VenueSimProcess,
+                                                                      ServerProcess]]:
+    base = tmp_path_factory.mktemp("upstream")
+    venue = VenueSimProcess(base / "venue", comp_id="VSIM", clients=("FIXGATE", "TRADER"))
+    venue.start()
+    server = ServerProcess(base / "gw", upstream_config(venue.port))
+    try:
+        server.start()
+        yield venue, server
+    finally:
+        server.stop()
+        venue.stop()
+
+
+def test_route_fill_venue_dies_down_restart_reconcile(chain):
+    venue, server = chain
+    state: dict[str, str] = {}
+
+    async def scenario():
+        await wait_log(server, 0, venue_status("up"))
+        c = await logon(server)
+        c.new_order("UFILL1", "AAPL", "1", 100, ord_type="2", price=MARKETABLE)
+        assert (await report_for(c, "UFILL1", "0"))[39] == "0"
+        trade = await report_for(c, "UFILL1", "F")
+        while True:
+            assert trade[30] == "UPX"  # LastMkt: the venue that filled
+            assert Decimal(trade[31]) <= Decimal(MARKETABLE)
+            if trade[39] == "2":
+                break
+            trade = await report_for(c, "UFILL1", "F")
+        assert trade[14] == "100" and trade[151] == "0"
+        state["fill_order"] = trade[37]
+
+        c.new_order("UREST1", "AAPL", "1", 100, ord_type="2", price=RESTING)
+        rest_id = state["rest_order"] = (await report_for(c, "UREST1", "0"))[37]
+        await wait_upstream_ack(server, rest_id)
+
+        mark = log_size(server)
+        venue.kill9()
+        await wait_log(server, mark, venue_status("down"), timeout=15)
+        c.new_order("UDOWN1", "AAPL", "1", 100, ord_type="2", price=RESTING)
+        rejected = await report_for(c, "UDOWN1", "8")
+        assert rejected[39] == "8" and "venue UPX is down" in rejected[58]
+
+        mark = log_size(server)
+        venue.start()  # same port and store: it knows no orders any more
+        canceled = await report_for(c, "UREST1", "4", timeout=30)
+        assert canceled[37] == rest_id and canceled[39] == "4"
+        assert "venue UPX no longer knows the order" in canceled[58]
+        await wait_log(server, mark, venue_status("up"))
+
+        c.new_order("UFILL2", "AAPL", "1", 100, ord_type="2", price=MARKETABLE)
+        assert (await report_for(c, "UFILL2", "F", timeout=10))[30] == "UPX"
+        await c.logout()
+
+    run(scenario(), timeout=150)
+    filled = server.get(f"/orders/{state['fill_order']}").json()
+    assert filled["status"] == "2" and Decimal(filled["cum_qty"]) == 100
+    assert all(f["venue_trade_id"] for f in filled["fills"])
+    assert server.get(f"/orders/{state['rest_order']}").json()["status"] == "4"
+
+
+def test_fill_while_fixgate_is_down_is_booked_once_after_restart(chain):
+    venue, server = chain
+    state: dict[str, str] = {}
+
+    async def before_crash():
+        await wait_log(server, 0, venue_status("up"))
+        c = await logon(server)
+        c.new_order("UREST2", "MSFT", "1", 100, ord_type="2", price="300.00")
+        state["order"] = (await report_for(c, "UREST2", "0"))[37]
+        await wait_upstream_ack(server, state["order"])
+        await c.close()
+
+    run(before_crash())
+    server.kill9()
+
+    async def sweep():
+        # Another member of the venue sells through the whole bid side, ours included.
+        t = await open_session("127.0.0.1", venue.port, "TRADER", "VSIM")
+        t.new_order("SWEEP1", "MSFT", "2", 1_000_000, ord_type="1")
+        while True:
+            msg = await t.next_message(timeout=10)
+            if msg.get(11) == "SWEEP1" and msg.get(150) == "4":  # the remainder
+                break
+        await t.logout()
+
+    run(sweep())
+    mark = log_size(server)
+    server.start()
+
+    async def after_restart():
+        await wait_log(server, mark, venue_status("up"))
+
+    run(after_restart())
+
+    def order() -> dict[str, Any]:
+        return server.get(f"/orders/{state['order']}").json()
+
+    detail = order()
+    assert detail["status"] == "2", detail
+    assert len(detail["fills"]) == 1, detail["fills"]
+    fill = detail["fills"][0]
+    assert Decimal(fill["last_qty"]) == 100 and Decimal(fill["last_px"]) == Decimal("300")
+    position = {(p["account"], p["symbol"]): p for p in server.get("/positions").json()}
+    assert Decimal(position[("ACC1", "MSFT")]["qty"]) == 100
+
+    # A second restart replays the journal; the venue has nothing more to resend.
+    mark = log_size(server)
+    server.kill9()
+    server.start()
+    run(wait_log(server, mark, venue_status("up")))
+    assert len(order()["fills"]) == 1
