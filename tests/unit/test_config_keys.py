@@ -30,7 +30,7 @@ def test_venue_options_are_checked_and_reach_the_venue():
      "known: kind, liquidity, name, seed, tick_interval"),
     (SIM + "latency_ms = 5\nfees = 1\n", "[venues[0]]: unknown key(s) fees, latency_ms"),
     ('[[venues]]\nname = "X"\nkind = "alpaca"\n',
-     "[venues[0]] kind 'alpaca' is not supported; supported kinds: sim"),
+     "[venues[0]] kind 'alpaca' is not supported; supported kinds: sim, fix"),
     (SIM + 'seed = "seven"\n', "[venues[0]] seed must be an integer, got a string"),
     (SIM + "seed = 1.5\n", "[venues[0]] seed must be an integer, got a number"),
     (SIM + 'liquidity = "yes"\n', "[venues[0]] liquidity must be true or false, got a string"),
