@@ -469,7 +469,11 @@ class FixUpstreamVenue(fix.Application):
                          venue_status=f.get(39), text=f.get(58))
                 self._emit(event)
             elif f.get(39) == "2":
-                self.orders.pop(oid, None)  # filled: the Trade reports say so
+                self.orders.pop(oid, None)  # filled: the Trade reports (resent) say so
+                if t.order.qty > 0:  # ...unless the venue lost them with its store
+                    log.error("venue reports the order filled, but not all its fills reached "
+                              "us: not booked", venue=self.name, order_id=oid,
+                              missing_qty=str(t.order.qty), venue_cum=f.get(14))
             else:
                 t.cl_ord_id = f.get(11) or t.cl_ord_id
                 t.venue_order_id = f.get(37) or t.venue_order_id
