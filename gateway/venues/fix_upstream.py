@@ -68,6 +68,7 @@ from oms.venue import (
 log = structlog.get_logger("venue.fix")
 
 RECONNECT_INTERVAL_S = 5
+HEARTBEAT_S = 10  # a venue that goes silent is down within about two of these
 RECONCILE_TIMEOUT_S = 10.0
 _WORKING = frozenset({"0", "1", "6", "A", "E"})  # OrdStatus values of a live order
 
@@ -228,6 +229,7 @@ class FixUpstreamVenue(fix.Application):
         self._initiator: Any = None
         self._session_id = fix.SessionID(begin_string, sender_comp_id, target_comp_id)
         self._reconcile_timer: asyncio.TimerHandle | None = None
+        self._logout_text = ""  # what the venue said in its last Logout
 
     # -- Venue protocol (event loop) -----------------------------------------------------
 
@@ -246,7 +248,7 @@ class FixUpstreamVenue(fix.Application):
             "ConnectionType": "initiator",
             "SocketConnectHost": self.host,
             "SocketConnectPort": str(self.port),
-            "HeartBtInt": "30",
+            "HeartBtInt": str(HEARTBEAT_S),
             "ReconnectInterval": str(RECONNECT_INTERVAL_S),
             "StartTime": "00:00:00",
             "EndTime": "00:00:00",
@@ -527,7 +529,8 @@ class FixUpstreamVenue(fix.Application):
 
     def onLogout(self, sessionID: Any) -> None:
         try:
-            self._hand_over(self._on_logout, "session dropped")
+            text, self._logout_text = self._logout_text, ""
+            self._hand_over(self._on_logout, f"logged out: {text}" if text else "session dropped")
         except Exception:
             log.exception("onLogout failed", venue=self.name)
 
@@ -541,6 +544,8 @@ class FixUpstreamVenue(fix.Application):
     def fromAdmin(self, message: Any, sessionID: Any) -> None:
         try:
             f = fields_of(message.toString())
+            if f.get(35) == "5":
+                self._logout_text = f.get(58, "")
             if f.get(35) in ("3", "5") and f.get(58):
                 log.warning("upstream venue said", venue=self.name, msg_type=f.get(35),
                             text=f.get(58), ref_seq=f.get(45))

@@ -197,3 +197,48 @@ def test_fill_while_fixgate_is_down_is_booked_once_after_restart(chain):
     server.start()
     run(wait_log(server, mark, venue_status("up")))
     assert len(order()["fills"]) == 1
+
+
+def test_venue_sim_answers_every_request_a_gateway_reconciles_with(tmp_path: Path):
+    venue = VenueSimProcess(tmp_path / "venue", comp_id="VSIM", clients=("GW",))
+    venue.start()
+
+    async def scenario():
+        c = await open_session("127.0.0.1", venue.port, "GW", "VSIM")
+        c.new_order("O1", "AAPL", "1", 100, ord_type="2", price=RESTING)
+        ack = await report_for(c, "O1", "0")
+        c.new_order("O1", "AAPL", "1", 100, ord_type="2", price=RESTING)
+        dup = await report_for(c, "O1", "8")
+        assert "duplicate ClOrdID(11) O1" in dup[58]
+        c.replace("O2", "O1", "AAPL", "1", 300, ord_type="2", price="158.50")
+        replaced = await report_for(c, "O2", "5")
+        assert (replaced[37], replaced[41], replaced[38], replaced[44]) == (ack[37], "O1", "300",
+                                                                           "158.5")
+        c.new_order("O3", "MSFT", "2", 10, ord_type="2", price="350.00")
+        await report_for(c, "O3", "0")
+        # Status by the original ClOrdID finds the order under its current one.
+        c.send([(35, "H"), (11, "O1"), (55, "AAPL"), (54, "1"), (790, "S1")])
+        status = await report_for(c, "O2", "I")
+        assert (status[39], status[38], status[790]) == ("0", "300", "S1")
+        c.status("NOPE", "AAPL", "1")
+        unknown = await report_for(c, "NOPE", "I")
+        assert (unknown[39], unknown[103], unknown[37]) == ("8", "5", "NONE")
+        c.send([(35, "AF"), (584, "M1"), (585, "7")])
+        reports = [await c.next_message(msg_type="8") for _ in range(2)]
+        assert {r[11] for r in reports} == {"O2", "O3"}
+        assert all(r[150] == "I" and r[584] == "M1" and r[911] == "2" for r in reports)
+        assert [r[912] for r in reports] == ["N", "Y"]
+        c.cancel("O4", "O2", "AAPL", "1")
+        assert (await report_for(c, "O4", "4"))[41] == "O2"
+        c.cancel("O5", "O2", "AAPL", "1")
+        too_late = await c.next_message(msg_type="9")
+        assert (too_late[11], too_late[102]) == ("O5", "0") and "canceled" in too_late[58]
+        c.cancel("O6", "GHOST", "AAPL", "1")
+        unknown_cxl = await c.next_message(msg_type="9")
+        assert (unknown_cxl[11], unknown_cxl[102]) == ("O6", "1")
+        await c.logout()
+
+    try:
+        run(scenario())
+    finally:
+        venue.stop()
