@@ -37,9 +37,10 @@ which quickfix expects).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -70,6 +71,7 @@ log = structlog.get_logger("venue.fix")
 RECONNECT_INTERVAL_S = 5
 HEARTBEAT_S = 10  # a venue that goes silent is down within about two of these
 RECONCILE_TIMEOUT_S = 10.0
+_SENT_MEMORY = 10_000  # MsgSeqNum -> ClOrdID of our last messages, to place a session Reject
 _WORKING = frozenset({"0", "1", "6", "A", "E"})  # OrdStatus values of a live order
 
 
@@ -230,6 +232,8 @@ class FixUpstreamVenue(fix.Application):
         self._session_id = fix.SessionID(begin_string, sender_comp_id, target_comp_id)
         self._reconcile_timer: asyncio.TimerHandle | None = None
         self._logout_text = ""  # what the venue said in its last Logout
+        self._sent: OrderedDict[int, str] = OrderedDict()  # quickfix threads, under the lock
+        self._sent_lock = threading.Lock()
 
     # -- Venue protocol (event loop) -----------------------------------------------------
 
@@ -549,14 +553,31 @@ class FixUpstreamVenue(fix.Application):
             if f.get(35) in ("3", "5") and f.get(58):
                 log.warning("upstream venue said", venue=self.name, msg_type=f.get(35),
                             text=f.get(58), ref_seq=f.get(45))
+            if f.get(35) == "3" and f.get(45, "").isdigit():
+                # The venue's session layer refused one of our messages: refuse its order
+                # or request as a business reject would, so it does not hang.
+                with self._sent_lock:
+                    cl = self._sent.get(int(f[45]))
+                if cl is not None:
+                    text = f"session Reject(3): {f.get(58) or 'no reason'}"
+                    if f.get(371):
+                        text += f" (tag {f[371]})"
+                    self._hand_over(self._on_business_reject, {379: cl, 58: text})
         except Exception:
             log.exception("fromAdmin failed", venue=self.name)
 
     def toApp(self, message: Any, sessionID: Any) -> None:
         resend = False
-        with contextlib.suppress(Exception):
+        try:
             header = message.getHeader()
             resend = header.isSetField(43) and header.getField(43) == "Y"
+            if not resend and message.isSetField(11):
+                with self._sent_lock:
+                    self._sent[int(header.getField(34))] = message.getField(11)
+                    if len(self._sent) > _SENT_MEMORY:
+                        self._sent.popitem(last=False)
+        except Exception:
+            log.exception("toApp failed", venue=self.name)
         if resend:  # a stale order or request must not reach the market late: gap fill
             raise fix.DoNotSend()
 

@@ -240,3 +240,31 @@ def test_after_a_restart_orders_are_asked_about_not_resubmitted_and_a_pending_ca
         await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_session_reject_of_our_order_rejects_it_instead_of_leaving_it_hanging():
+    import quickfix as fix
+
+    async def scenario():
+        service, rec, wire = await make(InMemoryJournal())
+        wire._on_logon()
+        oid = service.submit(order("SR1"))
+        await settled(service)
+        nos = fix.Message(f"8=FIX.4.4\x019=0\x0135=D\x0134=12\x0111={oid}\x0155=AAPL\x01"
+                          "10=000\x01", False)
+        wire.toApp(nos, None)  # what quickfix calls as it sends it, MsgSeqNum set
+        reject = fix.Message("8=FIX.4.4\x019=0\x0135=3\x0134=3\x0145=12\x01371=21\x01"
+                             "58=Required tag missing\x0110=000\x01", False)
+        wire.fromAdmin(reject, None)
+        await asyncio.sleep(0)  # handed over with call_soon_threadsafe
+        await settled(service)
+        assert service.orders[oid].status is OrdStatus.REJECTED
+        assert rec.of("SR1")[-1].text == (
+            "venue UPX: session Reject(3): Required tag missing (tag 21)")
+        resent = fix.Message(f"8=FIX.4.4\x019=0\x0135=D\x0134=12\x0143=Y\x0111={oid}\x01"
+                             "10=000\x01", False)
+        with pytest.raises(fix.DoNotSend):  # a stale order is gap-filled, never resent
+            wire.toApp(resent, None)
+        await service.stop()
+
+    asyncio.run(scenario())
