@@ -1,8 +1,10 @@
 """Venue adapters: each kind of venue implements the protocol in `oms/venue.py`.
 
 `build_venue` is the one place that turns a `[[venues]]` table into an adapter;
-a new kind (an upstream FIX venue, a broker) adds a package here and a branch
-below, and its options to the config's known keys.
+a new kind (a broker) adds a module here and a branch below, and its options to
+the config's known keys. Kinds: `sim` (the built-in simulated exchange) and
+`fix` (an upstream FIX venue, `fix_upstream.py`); `fix_sim_acceptor.py` is the
+simulated exchange behind a FIX acceptor, run by `fixgate venue-sim`.
 """
 
 from __future__ import annotations
