@@ -435,33 +435,38 @@ class FixUpstreamVenue(fix.Application):
         t = self.orders.get(oid)
         if t is not None:
             t.venue_order_id = f.get(37) or t.venue_order_id
-            cum = decimal(f, 14)
-            if cum is not None:
-                t.venue_cum = cum
+            t.venue_cum = decimal(f, 14) or t.venue_cum
+            leaves = decimal(f, 151)  # the venue's word on what still works there
+            if leaves is not None:
+                t.order = replace(t.order, qty=leaves)
+        tick = None
         match event:
             case VenueFill(qty=qty, price=price):
                 symbol = t.order.symbol if t is not None else f.get(55, "")
                 self._last[symbol] = price
                 tick = TradeTick(symbol, price, qty, datetime.now(UTC))
-                for handler in self._handlers:
-                    handler(tick)
-                if t is not None:
-                    t.order = replace(t.order, qty=max(t.order.qty - qty, Decimal(0)))
                 if f.get(39) == "2":
                     self.orders.pop(oid, None)
             case VenueReplaced() if t is not None:
                 t.cl_ord_id = f.get(11) or t.cl_ord_id
                 request, t.pending = t.pending, None
                 if request is not None:
-                    t.order = replace(
-                        t.order, qty=request.leaves if request.leaves is not None else t.order.qty,
-                        price=request.price or t.order.price,
-                        stop_px=request.stop_px or t.order.stop_px)
+                    t.order = replace(t.order, price=request.price or t.order.price,
+                                      stop_px=request.stop_px or t.order.stop_px)
             case VenueCanceled() | VenueOrderRejected():
                 self.orders.pop(oid, None)
             case None:
                 return
         self._emit(event)
+        if tick is not None and f.get(43) != "Y":  # a resent fill is no new trade print
+            self._publish(tick)
+
+    def _publish(self, tick: TradeTick) -> None:
+        for handler in self._handlers:
+            try:
+                handler(tick)
+            except Exception:
+                log.exception("market data handler failed", venue=self.name)
 
     def _on_status(self, f: dict[int, str]) -> None:
         oid = order_id_of(f.get(11, ""))

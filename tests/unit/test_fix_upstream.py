@@ -175,6 +175,9 @@ def test_down_then_up_duplicate_fill_booked_once_and_unknown_order_canceled_on_r
         oid = service.submit(order("B1", qty="100"))
         await settled(service)
         assert wire.of("D")[0][11] == oid
+        ticks: list[object] = []
+        wire.subscribe(lambda tick: 1 / 0)  # a broken subscriber costs no fill
+        wire.subscribe(ticks.append)
         ack = {35: "8", 37: "V1", 11: oid, 150: "0", 39: "0", 14: "0"}
         fill = {35: "8", 37: "V1", 11: oid, 150: "F", 39: "1", 17: "VX-T1", 32: "40",
                 31: "170", 14: "40", 30: "VSIM"}
@@ -186,6 +189,7 @@ def test_down_then_up_duplicate_fill_booked_once_and_unknown_order_canceled_on_r
         assert [r.exec_type.value for r in rec.of("B1")] == ["0", "F"]
         assert rec.of("B1")[-1].last_mkt == "UPX"
         assert wire.last_price("AAPL") == D(170)
+        assert [(t.symbol, t.price, t.qty) for t in ticks] == [("AAPL", D(170), D(40))]
 
         wire._on_logout("session dropped")
         assert wire.status is VenueStatus.DOWN
