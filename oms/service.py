@@ -196,7 +196,9 @@ class OrderService:
             venue = self.venues.get(order.venue)
             if isinstance(venue, ResumableVenue) and order.status is not OrdStatus.PENDING_NEW:
                 # Its orders outlived us: ask the venue, and finish what was pending there.
-                self.queue.after_commit(functools.partial(self._resume_at, venue, order))
+                # Now, not after a commit (nothing new is recorded): before the venue's
+                # logon, handed to this loop, can run, so it reconciles them all at once.
+                self._resume_at(venue, order)
                 continue
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.

@@ -16,15 +16,16 @@ VenueRequestRejected; a cancel is kept and sent once the venue is back (a kill
 switch must reach every order).
 
 Recovery on (re)logon: QuickFIX resends and gap-fills from its FileStore
-(`<data_dir>/fix/upstream/<venue>/`); our own application messages are not
-resent (toApp answers a resend with DoNotSend, i.e. a gap fill: a stale order
-must not reach the market late). Then an OrderStatusRequest goes out for every
-order believed working there (those this process sent, and those the OMS
-handed over with `resume` after a restart). Missed ExecutionReports arrive by
-resend before those answers (QuickFIX delivers in sequence), so missed fills
-are booked once; an order the venue no longer knows is reported canceled with
-the reason; a cancel or replace left unanswered is sent again. When every order
-is answered (or after RECONCILE_TIMEOUT_S) the venue is `up`.
+(`<data_dir>/fix/upstream/<venue>/`); our own NewOrderSingles are not resent
+(toApp answers their resend with DoNotSend, i.e. a gap fill: a stale order must
+not reach the market late), cancels, replaces and status requests are. Then an
+OrderStatusRequest goes out for every order believed working there (those this
+process sent, and those the OMS handed over with `resume` after a restart).
+Missed ExecutionReports arrive by resend before those answers (QuickFIX delivers
+in sequence), so missed fills are booked once; an order the venue no longer
+knows is reported canceled with the reason; a cancel or replace left unanswered
+is sent again. When every order is answered (or after RECONCILE_TIMEOUT_S) the
+venue is `up`.
 
 Market data: the venue publishes none to us here; `last_price` is the last fill
 price seen from it, and each fill is published to subscribers as a TradeTick.
@@ -575,7 +576,10 @@ class FixUpstreamVenue(fix.Application):
         resend = False
         try:
             header = message.getHeader()
-            resend = header.isSetField(43) and header.getField(43) == "Y"
+            # Only a new order goes stale: a cancel, replace or status request resent late
+            # still says what we want (and a status request gap-filled would go unanswered).
+            resend = (header.isSetField(43) and header.getField(43) == "Y"
+                      and header.getField(35) == "D")
             if not resend and message.isSetField(11):
                 with self._sent_lock:
                     self._sent[int(header.getField(34))] = message.getField(11)
@@ -583,7 +587,7 @@ class FixUpstreamVenue(fix.Application):
                         self._sent.popitem(last=False)
         except Exception:
             log.exception("toApp failed", venue=self.name)
-        if resend:  # a stale order or request must not reach the market late: gap fill
+        if resend:  # a stale order must not reach the market late: gap fill instead
             raise fix.DoNotSend()
 
     def fromApp(self, message: Any, sessionID: Any) -> None:

@@ -83,6 +83,16 @@ async def wait_upstream_ack(server: ServerProcess, order_id: str, timeout: float
     raise AssertionError(f"venue never acknowledged {order_id}")
 
 
+def explained(chain: tuple[VenueSimProcess, ServerProcess], coro: Any) -> None:
+    """Run a scenario; if it fails, say what both processes logged."""
+    venue, server = chain
+    try:
+        run(coro, timeout=150)
+    except BaseException as exc:
+        raise AssertionError(f"{exc!r}\n--- gateway log ---\n{server.tail(8000)}\n"
+                             f"--- venue log ---\n{venue.tail(3000)}") from exc
+
+
 @pytest.fixture
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VenueSimProcess,
                                                                       ServerProcess]]:
@@ -139,7 +149,7 @@ def test_route_fill_venue_dies_down_restart_reconcile(chain):
         assert (await report_for(c, "UFILL2", "F", timeout=10))[30] == "UPX"
         await c.logout()
 
-    run(scenario(), timeout=150)
+    explained(chain, scenario())
     filled = server.get(f"/orders/{state['fill_order']}").json()
     assert filled["status"] == "2" and Decimal(filled["cum_qty"]) == 100
     assert all(f["venue_trade_id"] for f in filled["fills"])
@@ -158,7 +168,7 @@ def test_fill_while_fixgate_is_down_is_booked_once_after_restart(chain):
         await wait_upstream_ack(server, state["order"])
         await c.close()
 
-    run(before_crash())
+    explained(chain, before_crash())
     server.kill9()
 
     async def sweep():
@@ -171,14 +181,14 @@ def test_fill_while_fixgate_is_down_is_booked_once_after_restart(chain):
                 break
         await t.logout()
 
-    run(sweep())
+    explained(chain, sweep())
     mark = log_size(server)
     server.start()
 
     async def after_restart():
         await wait_log(server, mark, venue_status("up"))
 
-    run(after_restart())
+    explained(chain, after_restart())
 
     def order() -> dict[str, Any]:
         return server.get(f"/orders/{state['order']}").json()

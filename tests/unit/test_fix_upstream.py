@@ -269,6 +269,9 @@ def test_a_session_reject_of_our_order_rejects_it_instead_of_leaving_it_hanging(
                              "10=000\x01", False)
         with pytest.raises(fix.DoNotSend):  # a stale order is gap-filled, never resent
             wire.toApp(resent, None)
+        status = fix.Message(f"8=FIX.4.4\x019=0\x0135=H\x0134=13\x0143=Y\x0111={oid}\x01"
+                             "10=000\x01", False)
+        wire.toApp(status, None)  # a status request is resent: its answer is awaited
         await service.stop()
 
     asyncio.run(scenario())
