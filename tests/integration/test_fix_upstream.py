@@ -252,3 +252,38 @@ def test_venue_sim_answers_every_request_a_gateway_reconciles_with(tmp_path: Pat
         run(scenario())
     finally:
         venue.stop()
+
+
+def test_client_replace_and_cancel_go_upstream_and_come_back(chain):
+    _venue, server = chain
+
+    async def scenario():
+        await wait_log(server, 0, venue_status("up"))
+        c = await logon(server)
+        c.new_order("URC1", "AAPL", "1", 100, ord_type="2", price=RESTING)
+        order_id = (await report_for(c, "URC1", "0"))[37]
+        await wait_upstream_ack(server, order_id)
+        c.replace("URC2", "URC1", "AAPL", "1", 300, ord_type="2", price="158.50")
+        replaced = await report_for(c, "URC2", "5", timeout=10)
+        assert (replaced[37], replaced[38], replaced[44], replaced[151]) == (
+            order_id, "300", "158.5", "300")
+        c.cancel("URC3", "URC2", "AAPL", "1")
+        canceled = await report_for(c, "URC3", "4", timeout=10)
+        assert canceled[37] == order_id and canceled[39] == "4"
+        await c.logout()
+
+    explained(chain, scenario())
+    # What went upstream: the venue saw our OrderID as ClOrdID, then a replace and a
+    # cancel under ClOrdIDs derived from it, each naming the one before.
+    log = (server.data_dir / "fix" / "upstream" / "UPX" / "log" /
+           "FIX.4.4-FIXGATE-VSIM.messages.current.log").read_text()
+    sent = [dict(f.split("=", 1) for f in line.split(" : ", 1)[1].split("\x01") if "=" in f)
+            for line in log.splitlines() if "\x0149=FIXGATE\x01" in line]
+    order_id = server.get("/orders").json()[0]["order_id"]
+    nos = next(m for m in sent if m["35"] == "D")
+    replace = next(m for m in sent if m["35"] == "G")
+    cancel = next(m for m in sent if m["35"] == "F")
+    assert nos["11"] == order_id
+    assert replace["41"] == order_id and replace["11"].startswith(f"{order_id}.")
+    assert replace["38"] == "300" and replace["44"] == "158.5"
+    assert cancel["41"] == replace["11"] and cancel["11"].startswith(f"{order_id}.")
