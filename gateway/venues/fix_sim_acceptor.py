@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import signal
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -430,6 +431,11 @@ def _venue_sim_main(args: argparse.Namespace) -> int:
     from gateway import logs
 
     logs.configure(args.log_format)
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(run_venue_sim(args))
+    except KeyboardInterrupt:
+        pass
+    except (fix.RuntimeError, fix.ConfigError, OSError) as exc:  # a port taken, a bad dir
+        print(f"fixgate venue-sim: cannot start on port {args.port}: {exc}", file=sys.stderr)
+        return 2
     return 0
