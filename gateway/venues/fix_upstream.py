@@ -271,10 +271,14 @@ class FixUpstreamVenue(fix.Application):
         default.update(self.settings)
         session = {"BeginString": self.begin_string, "SenderCompID": self.sender_comp_id,
                    "TargetCompID": self.target_comp_id}
-        settings = write_settings(self.dir / "initiator.cfg", default, [session])
-        self._initiator = fix.SocketInitiator(
-            self, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
-        self._initiator.start()
+        try:
+            settings = write_settings(self.dir / "initiator.cfg", default, [session])
+            self._initiator = fix.SocketInitiator(
+                self, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+            self._initiator.start()
+        except (fix.ConfigError, fix.RuntimeError) as exc:
+            raise RuntimeError(f"venue {self.name}: QuickFIX refused its settings "
+                               f"({self.dir / 'initiator.cfg'}): {exc}") from exc
         log.info("upstream venue connecting", venue=self.name, host=self.host, port=self.port,
                  session=self._session_id.toString())
 

@@ -275,3 +275,14 @@ def test_a_session_reject_of_our_order_rejects_it_instead_of_leaving_it_hanging(
         await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_settings_quickfix_refuses_stop_the_start_naming_the_venue(tmp_path: Path):
+    cfg = parse_config(FIX_VENUE + '[venues.settings]\nHeartBtInt = "soon"\n')
+    venue = build_venue(cfg.venues[0], default_universe(), tmp_path)
+
+    async def start() -> None:
+        await venue.start()
+
+    with pytest.raises(RuntimeError, match=r"venue UPX: QuickFIX refused its settings"):
+        asyncio.run(start())
