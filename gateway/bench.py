@@ -13,6 +13,8 @@ directory. Modes:
   timed until the venue has acknowledged the last cancel;
 - `--matching N`: the simulated exchange's matching engine alone, in this
   process, no server (`bench_matching.py`).
+- `--upstream N`: ack and fill latency through an upstream FIX venue
+  (`gateway/bench_upstream.py`).
 
 The load generator runs in this process, the servers in their own.
 """
@@ -338,6 +340,19 @@ def bench_main(args: argparse.Namespace) -> int:
               f"pauses max {results['gc_max_full_ms']} ms, {results['gc']['frozen_objects']:,} "
               f"objects frozen")
         return 0
+    if args.upstream:
+        from gateway.bench_upstream import run_upstream
+        results = run_upstream(args.upstream)
+        if args.json:
+            print(json.dumps(results))
+            return 0
+        print(f"{args.upstream} marketable IOC orders, one at a time")
+        for label, name in (("upstream", "via venue-sim (FIX)"), ("in_process", "built-in sim")):
+            r = results[label]
+            print(f"{name:<20} ack p50 {r['ack_p50_ms']:.2f} ms  p99 {r['ack_p99_ms']:.2f} ms   "
+                  f"fill p50 {r['fill_p50_ms']:.2f} ms  p99 {r['fill_p99_ms']:.2f} ms  "
+                  f"({r['filled']} filled, {r['unfilled']} unfilled, {r['rejected']} rejected)")
+        return 0
     if args.kill_switch:
         _kill_switch(args, results)
     elif args.compare_gates:
@@ -415,5 +430,8 @@ def add_bench_parser(subparsers: Any) -> None:
                    help="execution quality of TWAP/VWAP/POV and naive schedules on the sim")
     p.add_argument("--sor", type=int, default=0, metavar="SEEDS",
                    help="the smart order router against the single best venue on the sim")
+    p.add_argument("--upstream", type=int, default=0, metavar="N",
+                   help="ack and fill latency of N orders through `fixgate venue-sim` as an "
+                        "upstream FIX venue, next to the built-in sim")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

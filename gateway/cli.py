@@ -1,4 +1,4 @@
-"""`fixgate` command line: serve, client, bench, profile, hash-password."""
+"""`fixgate` command line: serve, client, bench, profile, venue-sim, hash-password."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.bench import add_bench_parser
     from gateway.fix_client import add_client_parser
     from gateway.profiles import add_profile_parser
+    from gateway.venues.fix_sim_acceptor import add_venue_sim_parser
 
     parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_parser(sub)
     add_bench_parser(sub)
     add_profile_parser(sub)
+    add_venue_sim_parser(sub)
     return parser
 
 

@@ -316,9 +316,29 @@ def _sim_options(v: dict[str, Any], where: str) -> dict[str, Any]:
 SIM_KEYS = ("seed", "liquidity", "tick_interval", "liquidity_scale", "maker_fee_bps",
             "taker_fee_bps", "latency_ms", "messages_per_second")
 
+
+def _fix_venue_options(v: dict[str, Any], where: str) -> dict[str, Any]:
+    """An upstream FIX venue (fixgate logs on as a QuickFIX initiator)."""
+    for key in ("host", "port", "sender_comp_id", "target_comp_id"):
+        if key not in v:
+            raise ConfigError(f"[{where}]: {key} is required for a fix venue")
+    return {
+        "host": _string(v, "host", where, required=True),
+        "port": _integer(v, "port", where, 0, low=1, high=65535),
+        "sender_comp_id": _string(v, "sender_comp_id", where, required=True),
+        "target_comp_id": _string(v, "target_comp_id", where, required=True),
+        "begin_string": _string(v, "begin_string", where, "FIX.4.4",
+                                choices=("FIX.4.4", "FIX.4.2")),
+        "password": _string(v, "password", where),
+        "settings": _settings(v.get("settings", {}), f"{where}.settings"),
+    }
+
+
 # Each venue kind: the options its table may hold (besides name and kind), and their check.
 VENUE_KINDS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any], str], dict[str, Any]]]] = {
     "sim": (SIM_KEYS, _sim_options),
+    "fix": (("host", "port", "sender_comp_id", "target_comp_id", "begin_string", "password",
+             "settings"), _fix_venue_options),
 }
 
 

@@ -113,3 +113,58 @@ class ServerProcess:
             except ProcessLookupError:
                 return
             time.sleep(0.05)
+
+
+class VenueSimProcess:
+    """`fixgate venue-sim` in a child process: an upstream FIX venue to kill and restart
+    (same port, same data directory, so its sequence numbers continue)."""
+
+    def __init__(self, data_dir: Path, comp_id: str = "VSIM", clients: tuple[str, ...] = (
+            "FIXGATE",), seed: int = 7, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.comp_id = comp_id
+        self.clients = clients
+        self.seed = seed
+        self.port = port or free_port()
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ready_before = self.tail(10**9).count("venue-sim ready")
+        args = [sys.executable, "-m", "gateway.cli", "venue-sim", "--port", str(self.port),
+                "--comp-id", self.comp_id, "--seed", str(self.seed), "--data-dir",
+                str(self.data_dir), "--log-format", "json"]
+        for client in self.clients:
+            args += ["--client", client]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"venue-sim exited with {self.proc.returncode}:\n"
+                                   f"{self.tail()}")
+            if self.tail(10**9).count("venue-sim ready") > ready_before:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"venue-sim did not start in {timeout}s:\n{self.tail()}")
+
+    def tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text()[-n:]
+        except OSError:
+            return ""
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)

@@ -83,7 +83,7 @@ class Server:
         if cfg.execution.profiles:
             log.info("VWAP volume profiles loaded", symbols=sorted(cfg.execution.profiles),
                      files=[str(f) for f in cfg.execution.vwap_profiles])
-        venues = {v.name: build_venue(v, universe) for v in cfg.venues}
+        venues = {v.name: build_venue(v, universe, self.data_dir) for v in cfg.venues}
         desk = self.desk
         if not self.gates_enabled:
             log.warning("pre-trade gates are OFF: benchmark mode, never for real orders")

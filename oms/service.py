@@ -84,6 +84,7 @@ from oms.trading_day import DAY_CLOSED, TradingCalendar, TradingDay
 from oms.trailing import TrailingStops
 from oms.validation import check_extras, parse_codes
 from oms.venue import (
+    ResumableVenue,
     Venue,
     VenueAccepted,
     VenueCanceled,
@@ -241,6 +242,18 @@ class OrderService:
         children = [c for p in working if p.algo is not None
                     for c in self.store.children(p.order_id) if c.is_open]
         for order in working + children + pending_new:
+            venue = self.venues.get(order.venue)
+            if (isinstance(venue, ResumableVenue) and order.algo is None
+                    and order.status is not OrdStatus.PENDING_NEW):
+                # Its orders outlived us: ask the venue, and finish what was pending there.
+                # Now, not after a commit (nothing new is recorded): before the venue's
+                # logon, handed to this loop, can run, so it reconciles them all at once.
+                self._resume_at(venue, order)
+                continue
+            if order.algo is not None and order.status is OrdStatus.PENDING_CANCEL:
+                # A parent's cancel: its children come off first, then it ends.
+                self.queue.after_commit(functools.partial(self._resume_parent_cancel, order))
+                continue
             if order.status is OrdStatus.PENDING_CANCEL:
                 # The cancel was asked for and never answered: honour it.
                 self._record(OrderCanceled(order_id=order.order_id, ts=self.now(),
@@ -262,6 +275,19 @@ class OrderService:
             if order.is_open:
                 self.queue.after_commit(functools.partial(self._work, order))
                 self._arm_expiry(order)
+
+    def _resume_parent_cancel(self, parent: Order) -> None:
+        self.execution.start(parent)
+        self.execution.cancel(parent, parent.pending_reason or "canceled at restart")
+
+    def _resume_at(self, venue: ResumableVenue, order: Order) -> None:
+        venue.resume(self._venue_order(order))
+        pending = order.pending_replace
+        if order.status is OrdStatus.PENDING_CANCEL:
+            self.venues[order.venue].cancel(order.order_id)
+        elif order.status is OrdStatus.PENDING_REPLACE and pending is not None:
+            self.venues[order.venue].replace(order.order_id, pending.qty - order.cum_qty,
+                                             pending.price, pending.stop_px)
 
     # -- the journal and the reports ---------------------------------------------------------
 
@@ -530,14 +556,18 @@ class OrderService:
         if self._held(order):
             self.trailing.hold(order)  # the OMS works it until it triggers
             return
+        self.venues[order.venue].submit(self._venue_order(order))
+
+    @staticmethod
+    def _venue_order(order: Order) -> VenueOrder:
         ord_type = order.ord_type
         if order.triggered:  # a triggered stop works as what it became
             ord_type = OrdType.LIMIT if ord_type is OrdType.STOP_LIMIT else OrdType.MARKET
-        self.venues[order.venue].submit(VenueOrder(
+        return VenueOrder(
             order_id=order.order_id, account=order.account, symbol=order.symbol,
             side=order.side, ord_type=ord_type, time_in_force=order.time_in_force,
             qty=order.leaves_qty, price=order.price,
-            stop_px=None if order.triggered else order.stop_px))
+            stop_px=None if order.triggered else order.stop_px)
 
     def _request_refusal(
         self, order: Order | None, cmd: CancelOrder | ReplaceOrder

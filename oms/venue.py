@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from oms.enums import OrdType, Side, TimeInForce
 from oms.marketdata import MarketDataHandler
@@ -132,3 +132,13 @@ class Venue(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class ResumableVenue(Protocol):
+    """A venue whose orders outlive this process (an upstream FIX venue): after a
+    restart the OMS asks it to reconcile each order it believes working there,
+    instead of submitting the order again. Answers come as ordinary venue events
+    (an order the venue no longer knows: VenueCanceled with the reason)."""
+
+    def resume(self, order: VenueOrder) -> None: ...

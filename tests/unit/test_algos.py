@@ -404,3 +404,29 @@ def test_a_day_algorithm_expires_at_the_close_and_its_children_come_off():
         await w.run_for(300, step=10)  # the schedule is over: nothing more is sent
         assert len(w.children(oid)) == sent and w.parent(oid).cum_qty == done
     run(go())
+
+
+def test_a_parent_cancel_pending_at_a_restart_takes_its_children_off_first():
+    async def go():
+        journal, clock = InMemoryJournal(), SimulatedClock(START)
+        w = await World(journal, clock).start()
+        w.offer(10_000, "170.50")
+        oid = w.submit("P1", 1000, **twap(10))
+        await w.run_for(60, step=5)
+        parent = w.parent(oid)
+        # The client's cancel is journaled, and the process dies before it is carried out.
+        from oms.events import OrderPendingCancel
+        w.service._record(OrderPendingCancel(order_id=oid, ts=clock.now(), cl_ord_id="X1",
+                                             reason="canceled on request"))
+        await w.service.barrier()
+        done = parent.cum_qty
+        await w.service.stop()
+        w2 = await World(journal, clock).start()
+        await w2.settle()
+        again = w2.parent(oid)
+        assert again.status is OrdStatus.CANCELED and again.cum_qty == done
+        assert not any(c.is_open for c in w2.children(oid))
+        assert w2.rec.of("X1")[-1].exec_type is ExecType.CANCELED
+        await w2.run_for(120, step=10)
+        assert len(w2.children(oid)) == len(w.children(oid))
+    run(go())

@@ -64,7 +64,7 @@ def test_the_demo_config_runs_two_sim_venues():
      "[venues[0]] messages_per_second must be at least 1, got 0"),
     (SIM + "messages_per_second = 2.5\n", "messages_per_second must be an integer, got a number"),
     ('[[venues]]\nname = "X"\nkind = "alpaca"\n',
-     "[venues[0]] kind 'alpaca' is not supported; supported kinds: sim"),
+     "[venues[0]] kind 'alpaca' is not supported; supported kinds: sim, fix"),
     (SIM + 'seed = "seven"\n', "[venues[0]] seed must be an integer, got a string"),
     (SIM + "seed = 1.5\n", "[venues[0]] seed must be an integer, got a number"),
     (SIM + 'liquidity = "yes"\n', "[venues[0]] liquidity must be true or false, got a string"),
