@@ -79,6 +79,7 @@ class _Run:
     parent: Order
     spec: AlgoSpec
     schedule: Schedule | None
+    venues: tuple[str, ...] = ()  # whose tape it follows and measures its interval VWAP on
     timer: Timer | None = None
     volume: Decimal = Decimal(0)  # the market's volume at the parent's venue since start
     vwap_notional: Decimal = Decimal(0)
@@ -113,9 +114,9 @@ class AlgoEngine:
         run = _Run(parent, spec, schedule)
         self._runs[parent.order_id] = run
         if spec.strategy == SOR:
-            self._route(run)
+            self._route(run)  # it follows the tape of every venue it may route to
             return
-        self._by_symbol.setdefault((parent.venue, parent.symbol), set()).add(parent.order_id)
+        self._watch(run, (parent.venue,))
         self._arm(run, max(spec.start, self.clock.now()))
 
     def cancel(self, parent: Order, reason: str) -> None:
@@ -162,7 +163,9 @@ class AlgoEngine:
         elif child.status is OrdStatus.REJECTED:
             run.problem = child.text
         if not parent.is_open:
-            self._stop(run)
+            # After this turn: the venue prints the trade that completed it after the
+            # fill itself, and that print belongs in its interval VWAP.
+            self.clock.call_at(self.clock.now(), lambda: self._stop(run))
             return
         if self._open_children(parent):
             return
@@ -254,8 +257,10 @@ class AlgoEngine:
                               f"{run.problem or 'no venue filled it'}")
             return
         run.routings += 1
-        decided = route(parent.side.value == "1", left, parent.price,
-                        self.desk.books(parent.symbol))
+        books = self.desk.books(parent.symbol)
+        if not run.venues:
+            self._watch(run, tuple(b.venue for b in books))
+        decided = route(parent.side.value == "1", left, parent.price, books)
         self.desk.record_control(ROUTING_KIND, {"order_id": parent.order_id,
                                                 **decided.record()})
         ioc = parent.time_in_force.value in ("3", "4")
@@ -353,9 +358,16 @@ class AlgoEngine:
             self.desk.record_control(QUALITY_KIND, {"order_id": parent.order_id,
                                                     **self.quality(parent)})
         self._runs.pop(parent.order_id, None)
-        ids = self._by_symbol.get((parent.venue, parent.symbol))
-        if ids is not None:
-            ids.discard(parent.order_id)
+        for venue in run.venues:
+            ids = self._by_symbol.get((venue, parent.symbol))
+            if ids is not None:
+                ids.discard(parent.order_id)
+
+    def _watch(self, run: _Run, venues: tuple[str, ...]) -> None:
+        run.venues = venues
+        for venue in venues:
+            self._by_symbol.setdefault((venue, run.parent.symbol), set()).add(
+                run.parent.order_id)
 
     def _open_children(self, parent: Order) -> list[Order]:
         return [c for c in self.desk.children(parent.order_id)

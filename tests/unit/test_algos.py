@@ -177,6 +177,7 @@ def test_twap_works_the_order_evenly_and_finishes_by_the_end_time():
         # Positions are booked once, by the parent.
         assert w.service.position_qty("ACC1", "AAPL") == 1000
         assert w.rec.violations == []
+        await w.run_for(1)  # the clock moves on past the fill that completed it
         # Execution quality, journaled when the parent finished: every print was ours,
         # at 170.50, so no slippage against the interval VWAP; the arrival price was the
         # reference (the universe's last close for AAPL).

@@ -75,6 +75,10 @@ def test_a_marketable_order_is_split_across_venues_by_price():
         assert by_venue == {"SIM-B": 400, "SIM-A": 100}
         trades = [r for r in t.rec.of("B1") if r.exec_type is ExecType.TRADE]
         assert [(r.last_mkt, r.last_qty) for r in trades] == [("SIM-B", 400), ("SIM-A", 100)]
+        # The interval VWAP is the market's over every venue it could trade on: here,
+        # only its own fills printed (400 at 170.40 on SIM-B, 100 at 170.50 on SIM-A).
+        quality = t.service.execution.quality(parent)
+        assert quality["interval_vwap"] == "170.4200" and quality["slippage_bps"] == 0.0
         (record,) = t.service.execution.routing(parent.order_id)
         assert record["decision"] == [{"venue": "SIM-B", "qty": "400", "price": "170.40"},
                                       {"venue": "SIM-A", "qty": "100", "price": "170.50"}]
