@@ -22,7 +22,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
@@ -82,7 +82,7 @@ from oms.reports import (
 from oms.text import printable
 from oms.trading_day import DAY_CLOSED, TradingCalendar, TradingDay
 from oms.trailing import TrailingStops
-from oms.validation import check_extras, parse_codes
+from oms.validation import Codes, check_extras, parse_codes
 from oms.venue import (
     ResumableVenue,
     Venue,
@@ -461,38 +461,18 @@ class OrderService:
         if isinstance(codes, Denial):
             self._refuse_malformed(cmd, order_id, codes)
             return order_id
+        now = self.now()
         venue = cmd.venue or self.default_venue
-        extras = check_extras(cmd, codes, self.now(), self.trading_day.calendar.close_of,
-                              lambda: self.reference_price(cmd.symbol, venue),
-                              lambda: self.universe.get(cmd.symbol))
-        if isinstance(extras, Denial):
-            extra_denial: Denial | None = extras
-            expire_time, stop_px, trail_offset, trail_in_bps = None, cmd.stop_px, None, False
-        else:
-            extra_denial = None
-            expire_time, stop_px = extras.expire_time, extras.stop_px
-            trail_offset, trail_in_bps = extras.trail_offset, extras.trail_in_bps
-        algo = None
-        denial: Denial | None = extra_denial  # bad terms: refused before any gate counts it
-        if denial is None and cmd.algo is not None:
-            spec = parse_algo(cmd.algo, codes.ord_type, codes.time_in_force, self.now(),
-                              self.reference_price(cmd.symbol, venue))
-            if isinstance(spec, Denial):
-                denial = spec
-            elif spec is not None:
-                algo = spec.to_algo()
-        if (algo is None and denial is None and trail_offset is None
-                and self._routes(cmd, codes.ord_type, codes.time_in_force)):
-            algo = AlgoSpec(SOR, self.now(), None,
-                            arrival_px=self.reference_price(cmd.symbol, venue)).to_algo()
+        terms = self._terms(cmd, codes, venue, now)
         submitted = OrderSubmitted(
-            order_id=order_id, ts=self.now(), cl_ord_id=cmd.cl_ord_id, account=cmd.account,
+            order_id=order_id, ts=now, cl_ord_id=cmd.cl_ord_id, account=cmd.account,
             symbol=cmd.symbol, side=codes.side, ord_type=codes.ord_type,
             time_in_force=codes.time_in_force, qty=cmd.qty, price=cmd.price,
-            stop_px=stop_px, session=cmd.session, venue=venue, expire_time=expire_time,
-            trail_offset=trail_offset, trail_in_bps=trail_in_bps, algo=algo)
+            stop_px=terms.stop_px, session=cmd.session, venue=venue,
+            expire_time=terms.expire_time, trail_offset=terms.trail_offset,
+            trail_in_bps=terms.trail_in_bps, algo=terms.algo)
         vetted = Order.from_submitted(submitted)
-        approval = Approval()
+        denial, approval = terms.denial, Approval()  # bad terms: refused before any gate
         if denial is None:
             denial, approval = self.gates.vet_new(vetted)
         if denial is None and approval.side is not None:
@@ -505,25 +485,45 @@ class OrderService:
         if denial is not None:
             log.info("order rejected", order_id=order_id, check=denial.check, reason=denial.reason)
             self._cancel_for(order_id, denial.cancel_first)
-            self._record(OrderRejected(order_id=order_id, ts=self.now(), reason=denial.reason,
+            self._record(OrderRejected(order_id=order_id, ts=now, reason=denial.reason,
                                        ord_rej_reason=int(denial.ord_rej_reason),
                                        check=denial.check))
             return order_id
         if approval.flags:
             self._record_control(ControlEvent("order_flagged", {
                 "order_id": order_id, "account": order.account, "symbol": order.symbol,
-                "flags": list(approval.flags)}, self.now()))
+                "flags": list(approval.flags)}, now))
         self._cancel_for(order_id, approval.cancel_first)
-        self._record(OrderAccepted(order_id=order_id, ts=self.now()))
+        self._record(OrderAccepted(order_id=order_id, ts=now))
         self.queue.after_commit(lambda: self._work(order))
         self._arm_expiry(order)
         return order_id
 
-    def _routes(self, cmd: SubmitOrder, ord_type: OrdType, tif: TimeInForce) -> bool:
-        """Whether the smart order router works the order: several venues, none pinned
-        by ExDestination, and an order it can split (market or limit, not FOK)."""
-        return (len(self.venues) > 1 and cmd.venue is None
-                and ord_type in (OrdType.MARKET, OrdType.LIMIT) and tif is not TimeInForce.FOK)
+    def _terms(self, cmd: SubmitOrder, codes: Codes, venue: str, now: datetime) -> _Terms:
+        """What the order asks beyond its codes: a GTD expiry or a trailing stop, an
+        algorithm, or (unpinned, with several venues) the router; or why it cannot."""
+        terms = _Terms(None, cmd.stop_px)
+        if codes.time_in_force is TimeInForce.GTD or cmd.exec_inst or cmd.peg_offset is not None:
+            extras = check_extras(cmd, codes, now, self.trading_day.calendar.close_of,
+                                  lambda: self.reference_price(cmd.symbol, venue),
+                                  lambda: self.universe.get(cmd.symbol))
+            if isinstance(extras, Denial):
+                return terms._replace(denial=extras)
+            terms = _Terms(None, extras.stop_px, extras.expire_time, extras.trail_offset,
+                           extras.trail_in_bps)
+        if cmd.algo is not None:  # refuses GTD and stops, trailing ones too
+            spec = parse_algo(cmd.algo, codes.ord_type, codes.time_in_force, now,
+                              self.reference_price(cmd.symbol, venue))
+            if isinstance(spec, Denial):
+                return terms._replace(denial=spec)
+            if spec is not None:
+                return terms._replace(algo=spec.to_algo())
+        if (len(self.venues) > 1 and cmd.venue is None and terms.trail_offset is None
+                and codes.ord_type in (OrdType.MARKET, OrdType.LIMIT)
+                and codes.time_in_force is not TimeInForce.FOK):
+            return terms._replace(algo=AlgoSpec(
+                SOR, now, None, arrival_px=self.reference_price(cmd.symbol, venue)).to_algo())
+        return terms
 
     def _work(self, order: Order) -> None:
         """Put an accepted order to work: an algorithm's parent to the engine, any other
@@ -1018,6 +1018,15 @@ class OrderService:
                 last_px=event.price, venue_trade_id=f"{child.order_id}:{event.trade_id}",
                 venue=child.venue, fee=event.fee))
         self.execution.on_child_event(parent, child)
+
+
+class _Terms(NamedTuple):
+    denial: Denial | None
+    stop_px: Decimal | None
+    expire_time: datetime | None = None
+    trail_offset: Decimal | None = None
+    trail_in_bps: bool = False
+    algo: dict[str, str] | None = None
 
 
 def _nothing() -> None:
