@@ -28,14 +28,13 @@ class OrderEvent:
 
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, optional in _payload_fields(type(self)):
+        for name, optional, encode in _payload_fields(type(self)):
             value = getattr(self, name)
-            if value is None and optional:
-                continue  # read back as its default: smaller rows, faster replay
-            if isinstance(value, Decimal):
-                value = str(value)
-            elif isinstance(value, (Side, OrdType, TimeInForce)):
-                value = value.value
+            if value is None:
+                if optional:
+                    continue  # read back as its default: smaller rows, faster replay
+            elif encode is not None:
+                value = encode(value)
             out[name] = value
         return out
 
@@ -69,17 +68,32 @@ def _datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def _payload_fields(cls: type) -> tuple[tuple[str, bool], ...]:
-    """The fields an event stores, each with whether None is its default (every event is
-    journaled: reflect once per class)."""
+def _payload_fields(cls: type) -> tuple[tuple[str, bool, Any], ...]:
+    """The fields an event stores, each with whether None is its default and how to
+    write it (every event is journaled: worked out once per class, so writing one is
+    a getattr per field, not a type test)."""
     names = _FIELDS.get(cls)
     if names is None:
-        names = _FIELDS[cls] = tuple((f.name, f.default is None) for f in dataclasses.fields(cls)
-                                     if f.name not in ("order_id", "ts"))
+        fields = []
+        for f in dataclasses.fields(cls):
+            if f.name in ("order_id", "ts"):
+                continue
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            encode: Any = None
+            if kind.startswith("Decimal"):
+                encode = str
+            elif kind.startswith(("Side", "OrdType", "TimeInForce")):
+                encode = _enum_value
+            fields.append((f.name, f.default is None, encode))
+        names = _FIELDS[cls] = tuple(fields)
     return names
 
 
-_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+def _enum_value(member: Any) -> Any:
+    return member.value
+
+
+_FIELDS: dict[type, tuple[tuple[str, bool, Any], ...]] = {}
 _DECODERS: dict[type, tuple[tuple[str, Any, Any, Any], ...]] = {}
 
 
