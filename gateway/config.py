@@ -331,6 +331,8 @@ def _fix_venue_options(v: dict[str, Any], where: str) -> dict[str, Any]:
                                 choices=("FIX.4.4", "FIX.4.2")),
         "password": _string(v, "password", where),
         "settings": _settings(v.get("settings", {}), f"{where}.settings"),
+        "messages_per_second": (_integer(v, "messages_per_second", where, 0, low=1)
+                                if "messages_per_second" in v else None),
     }
 
 
@@ -338,7 +340,7 @@ def _fix_venue_options(v: dict[str, Any], where: str) -> dict[str, Any]:
 VENUE_KINDS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any], str], dict[str, Any]]]] = {
     "sim": (SIM_KEYS, _sim_options),
     "fix": (("host", "port", "sender_comp_id", "target_comp_id", "begin_string", "password",
-             "settings"), _fix_venue_options),
+             "settings", "messages_per_second"), _fix_venue_options),
 }
 
 

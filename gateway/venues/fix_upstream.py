@@ -53,6 +53,7 @@ import structlog
 
 from gateway.fix.mapping import Body, transact_time
 from gateway.venues.fix_common import decimal, fields_of, fmt, run_tag, send, write_settings
+from gateway.venues.timing import LoopTimers, Pipe, Timers
 from oms.marketdata import MarketDataHandler, TradeTick
 from oms.venue import (
     VenueAccepted,
@@ -208,7 +209,8 @@ def status_event(f: dict[int, str], venue: str) -> VenueEvent | None:
 class FixUpstreamVenue(fix.Application):
     def __init__(self, name: str, *, host: str, port: int, sender_comp_id: str,
                  target_comp_id: str, data_dir: Path, begin_string: str = "FIX.4.4",
-                 password: str | None = None, settings: dict[str, str] | None = None) -> None:
+                 password: str | None = None, settings: dict[str, str] | None = None,
+                 messages_per_second: int | None = None, timers: Timers | None = None) -> None:
         super().__init__()
         self.name = name
         self.host, self.port = host, port
@@ -235,6 +237,11 @@ class FixUpstreamVenue(fix.Application):
         self._logout_text = ""  # what the venue said in its last Logout
         self._sent: OrderedDict[int, str] = OrderedDict()  # quickfix threads, under the lock
         self._sent_lock = threading.Lock()
+        # The venue's message rate: what goes beyond it waits its turn, in order, and is
+        # never dropped (children of an algorithm or the router can come in bursts).
+        self._outbound: Pipe[tuple[str, Body]] | None = (
+            Pipe(timers or LoopTimers(), self._paced, rate=messages_per_second)
+            if messages_per_second is not None else None)
 
     # -- Venue protocol (event loop) -----------------------------------------------------
 
@@ -351,6 +358,20 @@ class FixUpstreamVenue(fix.Application):
         self._send("H", status_fields(t, f"{t.order.order_id}.S{self._run}{next(self._n)}"))
 
     def _send(self, msg_type: str, body: Body) -> bool:
+        if self._outbound is not None:
+            self._outbound.put((msg_type, body))
+            return True
+        return self._transmit(msg_type, body)
+
+    def _paced(self, message: tuple[str, Body]) -> None:
+        msg_type, body = message
+        if not self._transmit(msg_type, body) and msg_type == "D":
+            order_id = dict(body).get(11, "")
+            self.orders.pop(order_id, None)
+            self._later(VenueOrderRejected(order_id, f"venue {self.name} is down: order "
+                                                     "not sent"))
+
+    def _transmit(self, msg_type: str, body: Body) -> bool:
         try:
             return send(self._session_id, self.begin_string, msg_type, body)
         except Exception:

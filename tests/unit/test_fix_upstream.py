@@ -108,8 +108,9 @@ def test_fix_venue_config_is_checked_and_reaches_the_adapter(tmp_path: Path):
 
 @pytest.mark.parametrize("text,message", [
     (FIX_VENUE + "seed = 1\n", "[venues[0]]: unknown key(s) seed for a fix venue (UPX); known: "
-     "begin_string, host, kind, name, password, port, sender_comp_id, settings, "
-     "target_comp_id"),
+     "begin_string, host, kind, messages_per_second, name, password, port, sender_comp_id, "
+     "settings, target_comp_id"),
+    (FIX_VENUE + "messages_per_second = 0\n", "[venues[0]] messages_per_second must be"),
     (FIX_VENUE.replace('target_comp_id = "VSIM"\n', ""),
      "[venues[0]]: target_comp_id is required for a fix venue"),
     (FIX_VENUE.replace("9900", "70000"), "[venues[0]] port must be between 1 and 65535"),
@@ -127,9 +128,10 @@ def test_fix_venue_config_mistakes_are_named(text: str, message: str):
 class Wire(FixUpstreamVenue):
     """The adapter with its session replaced by a list of what it sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, **kw: object) -> None:
         super().__init__("UPX", host="127.0.0.1", port=1, sender_comp_id="FIXGATE",
-                         target_comp_id="VSIM", data_dir=Path("/nonexistent"))
+                         target_comp_id="VSIM", data_dir=Path("/nonexistent"),
+                         **kw)  # type: ignore[arg-type]
         self.sent: list[tuple[str, dict[int, str]]] = []
 
     async def start(self) -> None:
@@ -138,7 +140,7 @@ class Wire(FixUpstreamVenue):
     async def stop(self) -> None:
         pass
 
-    def _send(self, msg_type: str, body: Body) -> bool:
+    def _transmit(self, msg_type: str, body: Body) -> bool:
         self.sent.append((msg_type, dict(body)))
         return True
 
@@ -287,3 +289,26 @@ def test_settings_quickfix_refuses_stop_the_start_naming_the_venue(tmp_path: Pat
 
     with pytest.raises(RuntimeError, match=r"venue UPX: QuickFIX refused its settings"):
         asyncio.run(start())
+
+
+def test_a_burst_beyond_the_venues_message_rate_is_spread_in_order_never_dropped():
+    from gateway.venues.timing import ManualTimers
+
+    async def scenario():
+        timers = ManualTimers()
+        wire = Wire(messages_per_second=2, timers=timers)
+        desk = RiskDesk(limits=LimitsBook(Limits()))
+        service, _ = desk.order_service(default_universe(), InMemoryJournal(), {"UPX": wire})
+        service.add_sink(Recorder(service.journal))  # type: ignore[arg-type]
+        await service.start()
+        wire._on_logon()
+        ids = [service.submit(order(f"R{n}", qty="100")) for n in range(5)]
+        await settled(service)
+        assert [f[11] for f in wire.of("D")] == ids[:2]  # two this second
+        timers.advance(1.0)
+        assert [f[11] for f in wire.of("D")] == ids[:4]
+        timers.advance(1.0)
+        assert [f[11] for f in wire.of("D")] == ids  # all of them, in order
+        await service.stop()
+
+    asyncio.run(scenario())

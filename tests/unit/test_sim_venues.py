@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from gateway.venues.sim.exchange import SimExchange
-from gateway.venues.sim.timing import ManualTimers
+from gateway.venues.timing import ManualTimers
 from oms.enums import Side
 from oms.universe import default_universe
 from oms.venue import VenueAccepted, VenueCanceled, VenueFill, VenueStatus

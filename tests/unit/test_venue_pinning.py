@@ -129,7 +129,7 @@ def test_exdestination_is_read_from_a_new_order_single():
 
 
 def test_a_burst_beyond_a_venues_message_rate_is_spread_not_dropped():
-    from gateway.venues.sim.timing import ManualTimers
+    from gateway.venues.timing import ManualTimers
     from oms.commands import CancelOrder
 
     async def scenario():

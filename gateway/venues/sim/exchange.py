@@ -36,7 +36,7 @@ from gateway.venues.sim.checks import order_problem, terms_problem, works_as
 from gateway.venues.sim.feed import MarketDataFeed
 from gateway.venues.sim.liquidity import LIQUIDITY, LiquidityFlow
 from gateway.venues.sim.stops import StopBook, is_touched
-from gateway.venues.sim.timing import LoopTimers, Pipe, Timers
+from gateway.venues.timing import LoopTimers, Pipe, Timers
 from oms.enums import OrdType, TimeInForce
 from oms.execution.router import VenueBook
 from oms.instruments import Universe

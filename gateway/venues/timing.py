@@ -1,4 +1,4 @@
-"""Time on the wire between fixgate and a simulated venue: latency and message rate.
+"""Time on the wire between fixgate and a venue: latency and message rate.
 
 A `Pipe` is a one-way FIFO line: what goes in comes out in order, `delay`
 seconds later and at most `rate` items per sliding second, and nothing is ever
