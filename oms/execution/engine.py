@@ -157,7 +157,7 @@ class AlgoEngine:
             return
         if child.status in (OrdStatus.CANCELED, OrdStatus.EXPIRED) and child.leaves_qty == 0 \
                 and child.cum_qty < child.qty:
-            run.problem = (f"limit price {_fmt(parent.price)} not reached"
+            run.problem = (f"limit price {parent.price} not reached"
                            if parent.price is not None else
                            f"not enough liquidity at {parent.venue}")
         elif child.status is OrdStatus.REJECTED:
@@ -333,7 +333,7 @@ class AlgoEngine:
     def _window_text(self, run: _Run) -> str:
         parent = run.parent
         leaves = parent.qty - parent.cum_qty
-        why = run.problem or (f"limit price {_fmt(parent.price)} not reached"
+        why = run.problem or (f"limit price {parent.price} not reached"
                               if parent.price is not None else "not enough liquidity")
         return f"{run.spec.strategy} window ended with {_fmt(leaves)} unfilled: {why}"
 

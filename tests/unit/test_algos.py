@@ -235,7 +235,7 @@ def test_limit_never_reached_ends_the_window_with_the_reason():
         assert parent.status is OrdStatus.CANCELED
         last = w.rec.of("P1")[-1]
         assert last.exec_type is ExecType.CANCELED
-        assert last.text == "TWAP window ended with 300 unfilled: limit price 171 not reached"
+        assert last.text == "TWAP window ended with 300 unfilled: limit price 171.00 not reached"
         # No child ever traded through the limit, and none is left working.
         assert all(c.cum_qty == 0 and not c.is_open for c in w.children(oid))
     run(go())
