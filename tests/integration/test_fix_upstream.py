@@ -134,6 +134,9 @@ def test_route_fill_venue_dies_down_restart_reconcile(chain):
         mark = log_size(server)
         venue.kill9()
         await wait_log(server, mark, venue_status("down"), timeout=15)
+        shown = await asyncio.to_thread(server.get, "/venues")
+        assert [(v["name"], v["kind"], v["status"]) for v in shown.json()] == [
+            ("UPX", "fix", "down")]
         c.new_order("UDOWN1", "AAPL", "1", 100, ord_type="2", price=RESTING)
         rejected = await report_for(c, "UDOWN1", "8")
         assert rejected[39] == "8" and "venue UPX is down" in rejected[58]
@@ -144,6 +147,8 @@ def test_route_fill_venue_dies_down_restart_reconcile(chain):
         assert canceled[37] == rest_id and canceled[39] == "4"
         assert "venue UPX no longer knows the order" in canceled[58]
         await wait_log(server, mark, venue_status("up"))
+        shown = await asyncio.to_thread(server.get, "/venues")
+        assert shown.json()[0]["status"] == "up"
 
         c.new_order("UFILL2", "AAPL", "1", 100, ord_type="2", price=MARKETABLE)
         assert (await report_for(c, "UFILL2", "F", timeout=10))[30] == "UPX"
