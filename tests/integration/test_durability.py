@@ -166,23 +166,33 @@ def test_after_kill9_the_client_learns_every_durable_fact_once_per_exec_id(fresh
     run(burst())
     server.start()
 
+    def durable_facts() -> set[str]:
+        facts: set[str] = set()
+        for order in server.get("/orders").json():
+            if order["cl_ord_id"].startswith("K") and order["status"] != "8":
+                facts.add(f"{order['order_id']}.2")  # its New
+                detail = server.get(f"/orders/{order['order_id']}").json()
+                facts |= {f["exec_id"] for f in detail["fills"]}
+        return facts
+
+    durable = durable_facts()
+
     async def after():
         c = await open_session("127.0.0.1", server.fix_port, "CLIENT1", "FIXGATE",
                                password=CLIENT1_PASSWORD, reset_seq=False,
                                seq_num=state["out_seq"])
         c.send([(35, "2"), (7, str(state["in_seq"] + 1)), (16, "0")])
+        # Until every durable fact has arrived (a loaded machine may pause for seconds),
+        # then a moment more, for anything sent twice.
+        deadline = asyncio.get_running_loop().time() + 40
         with contextlib.suppress(TimeoutError):
+            while not durable <= set(seen) and asyncio.get_running_loop().time() < deadline:
+                note(await c.next_message(timeout=10))
             while True:
-                note(await c.next_message(timeout=2))
+                note(await c.next_message(timeout=1))
         await c.logout()
 
-    run(after())
-    durable: set[str] = set()
-    for order in server.get("/orders").json():
-        if order["cl_ord_id"].startswith("K") and order["status"] != "8":
-            durable.add(f"{order['order_id']}.2")  # its New
-            detail = server.get(f"/orders/{order['order_id']}").json()
-            durable |= {f["exec_id"] for f in detail["fills"]}
+    run(after(), timeout=90)
     missing = durable - set(seen)
     assert not missing, f"durable facts the client never heard of: {sorted(missing)[:5]}"
     for exec_id, copies in seen.items():
