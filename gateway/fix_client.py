@@ -15,7 +15,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import simplefix
@@ -240,7 +240,9 @@ class FixClient:
         tif: str = "0",
         account: str | None = None,
         ex_destination: str | None = None,
+        extra: Iterable[tuple[int, Any]] = (),
     ) -> int:
+        """`extra`: more tags, e.g. an algorithm's ((847, "1000"), (126, "...")) ."""
         fields: list[tuple[int, Any]] = [(35, "D"), (11, cl_ord_id)]
         if account:
             fields.append((1, account))
@@ -254,7 +256,7 @@ class FixClient:
         ]
         if ex_destination:
             fields.append((100, ex_destination))
-        return self.send([*fields, *_prices(price, stop_px), (59, tif)])
+        return self.send([*fields, *_prices(price, stop_px), (59, tif), *extra])
 
     def cancel(
         self, cl_ord_id: str, orig_cl_ord_id: str, symbol: str, side: str, qty: Any = None
@@ -486,6 +488,11 @@ def add_client_parser(subparsers: Any) -> None:
     o.add_argument("--account")
     o.add_argument("--cl-ord-id")
     o.add_argument("--ex-destination", help="ExDestination(100): the venue to pin the order to")
+    o.add_argument("--strategy", choices=sorted(_STRATEGIES),
+                   help="TargetStrategy(847): work the order by an algorithm")
+    o.add_argument("--minutes", type=float,
+                   help="with --strategy: ExpireTime(126) this many minutes from now")
+    o.add_argument("--rate", help="with --strategy pov: ParticipationRate(849), e.g. 0.1")
     c = actions.add_parser("cancel", help="send an OrderCancelRequest")
     c.add_argument("--orig-cl-ord-id", required=True)
     c.add_argument("--symbol", required=True)
@@ -502,6 +509,21 @@ _cli_ids = itertools.count(1)
 
 def _new_id() -> str:
     return f"CLI-{int(time.time() * 1000)}-{next(_cli_ids)}"
+
+
+_STRATEGIES = {"twap": "1000", "vwap": "1", "pov": "2"}
+
+
+def _algo_tags(args: argparse.Namespace) -> list[tuple[int, str]]:
+    tags: list[tuple[int, str]] = []
+    if args.strategy:
+        tags.append((847, _STRATEGIES[args.strategy]))
+    if args.minutes is not None:
+        end = datetime.now(UTC) + timedelta(minutes=args.minutes)
+        tags.append((126, end.strftime("%Y%m%d-%H:%M:%S")))
+    if args.rate:
+        tags.append((849, args.rate))
+    return tags
 
 
 async def _client_main(args: argparse.Namespace) -> int:
@@ -532,6 +554,7 @@ async def _client_main(args: argparse.Namespace) -> int:
             _TIF_CODES[args.tif],
             args.account,
             args.ex_destination,
+            _algo_tags(args),
         )
         print(f"sent NewOrderSingle ClOrdID={cl}")
     elif args.action == "cancel":

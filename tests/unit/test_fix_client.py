@@ -254,3 +254,14 @@ def test_cli_unreachable_server_and_refused_logon_exit_non_zero(
     assert args.func(args) != 0
     captured = capsys.readouterr()
     assert "refused" in captured.out + captured.err
+
+
+def test_client_order_flags_become_the_algorithm_tags():
+    import argparse
+
+    from gateway.fix_client import _algo_tags
+    tags = dict(_algo_tags(argparse.Namespace(strategy="pov", minutes=None, rate="0.1")))
+    assert tags == {847: "2", 849: "0.1"}
+    tags = dict(_algo_tags(argparse.Namespace(strategy="twap", minutes=30.0, rate=None)))
+    assert tags[847] == "1000" and len(tags[126]) == len("20261125-16:30:00")
+    assert _algo_tags(argparse.Namespace(strategy=None, minutes=None, rate=None)) == []
