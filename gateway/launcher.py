@@ -23,7 +23,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class ServerProcess:
+class _Child:
+    """A child process with its log: what both launchers share."""
+
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None
+
+    def tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text()[-n:]
+        except OSError:
+            return ""
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class ServerProcess(_Child):
     def __init__(self, data_dir: Path, config_text: str, extra_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.fix_port = free_port()
@@ -75,25 +102,9 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.tail()}")
 
-    def tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_text()[-n:]
-        except OSError:
-            return ""
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self.terminate()
         self.stop_postgres()
 
     def stop_postgres(self) -> None:
@@ -115,7 +126,7 @@ class ServerProcess:
             time.sleep(0.05)
 
 
-class VenueSimProcess:
+class VenueSimProcess(_Child):
     """`fixgate venue-sim` in a child process: an upstream FIX venue to kill and restart
     (same port, same data directory, so its sequence numbers continue)."""
 
@@ -149,22 +160,6 @@ class VenueSimProcess:
             time.sleep(0.05)
         raise RuntimeError(f"venue-sim did not start in {timeout}s:\n{self.tail()}")
 
-    def tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_text()[-n:]
-        except OSError:
-            return ""
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self.terminate()

@@ -248,7 +248,7 @@ class FixAcceptor(fix.Application):
             # One call into the binding, then plain Python: each getField would be a
             # call of its own, made while this quickfix thread holds the GIL.
             raw = message.toString()
-            fields = _fields(raw)
+            fields = mapping.fields_of(raw)
             msg_type = fields.get(35, "")
             build = mapping.INBOUND.get(msg_type)
             if build is None:
@@ -545,14 +545,3 @@ class FixAcceptor(fix.Application):
             return seq
         finally:
             out.lock.release()
-
-
-def _fields(raw: str) -> dict[int, str]:
-    """A FIX message's fields as a tag->value dict (the application messages we accept
-    carry no repeating groups, so a repeated tag keeps its last value)."""
-    out: dict[int, str] = {}
-    for part in raw.split("\x01"):
-        tag, _, value = part.partition("=")
-        if tag.isdigit():
-            out[int(tag)] = value
-    return out

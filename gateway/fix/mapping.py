@@ -37,6 +37,17 @@ BMR_UNSUPPORTED_MSG_TYPE = "3"
 BMR_MISSING_FIELD = "5"
 
 
+def fields_of(raw: str) -> Fields:
+    """A FIX message's fields as tag -> value (the messages read as plain dicts carry no
+    repeating groups that matter, so a repeated tag keeps its last value)."""
+    out: Fields = {}
+    for part in raw.split("\x01"):
+        tag, _, value = part.partition("=")
+        if tag.isdigit():
+            out[int(tag)] = value
+    return out
+
+
 class MappingError(ValueError):
     """A field is missing or malformed; the message is a readable Text(58)."""
 

@@ -16,17 +16,6 @@ from gateway.fix.mapping import Body, render
 from gateway.fix.settings import DICTIONARIES, SPEC_DIR
 
 
-def fields_of(raw: str) -> dict[int, str]:
-    """A FIX message's fields as tag -> value (the messages read here carry no
-    repeating groups that matter, so a repeated tag keeps its last value)."""
-    out: dict[int, str] = {}
-    for part in raw.split("\x01"):
-        tag, _, value = part.partition("=")
-        if tag.isdigit():
-            out[int(tag)] = value
-    return out
-
-
 def decimal(fields: Mapping[int, str], tag: int) -> Decimal | None:
     raw = fields.get(tag)
     if not raw:
