@@ -1017,7 +1017,11 @@ class OrderService:
                 exec_id=f"{parent.order_id}.{parent.version + 1}", last_qty=event.qty,
                 last_px=event.price, venue_trade_id=f"{child.order_id}:{event.trade_id}",
                 venue=child.venue, fee=event.fee))
-        self.execution.on_child_event(parent, child)
+        try:
+            self.execution.on_child_event(parent, child)
+        except Exception:  # the child's event is booked; never fail the venue's call
+            log.exception("algorithm could not take a child's event",
+                          order_id=parent.order_id, child_id=child.order_id)
 
 
 class _Terms(NamedTuple):

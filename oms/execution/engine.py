@@ -284,7 +284,17 @@ class AlgoEngine:
     def _arm(self, run: _Run, when: datetime) -> None:
         if run.timer is not None:
             run.timer.cancel()
-        run.timer = self.clock.call_at(when, lambda: self._wake(run))
+        run.timer = self.clock.call_at(when, lambda: self._on_timer(run))
+
+    def _on_timer(self, run: _Run) -> None:
+        # A timer's exception would reach no one and leave the order unworked: log it
+        # and look again a little later.
+        try:
+            self._wake(run)
+        except Exception:
+            log.exception("algorithm wake-up failed", order_id=run.parent.order_id)
+            if run.parent.is_open and run.finishing is None:
+                self._arm(run, self.clock.now() + timedelta(seconds=POV_CHECK_S))
 
     def _wake(self, run: _Run, rearm: bool = True) -> None:
         parent = run.parent

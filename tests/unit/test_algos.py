@@ -431,3 +431,26 @@ def test_a_parent_cancel_pending_at_a_restart_takes_its_children_off_first():
         await w2.run_for(120, step=10)
         assert len(w2.children(oid)) == len(w.children(oid))
     run(go())
+
+
+def test_a_wake_up_that_raises_is_logged_and_the_algorithm_carries_on():
+    async def go():
+        w = await World().start()
+        w.offer(10_000, "170.50")
+        oid = w.submit("P1", 600, **twap(5))
+        await w.run_for(30, step=5)
+        engine = w.service.execution
+        real = engine._wake
+        calls = {"n": 0}
+
+        def flaky(run, rearm=True):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("boom")
+            real(run, rearm)
+
+        engine._wake = flaky  # type: ignore[method-assign]
+        await w.run_for(300, step=5)
+        assert calls["n"] > 1
+        assert w.parent(oid).status is OrdStatus.FILLED
+    run(go())
