@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -10,6 +10,9 @@ from compliance.desk import RiskDesk
 from gateway.config import ApiConfig
 from oms.service import OrderService
 from risk.monitor import RiskMonitor
+
+if TYPE_CHECKING:
+    from gateway.stress import StressDesk
 
 
 @dataclass
@@ -22,6 +25,7 @@ class ApiContext:
     sessions: Callable[[], list[dict[str, Any]]]
     runtime: Callable[[], dict[str, Any]] = dict  # the process: GC pauses, orders in memory
     venue_kinds: dict[str, str] = field(default_factory=dict)  # venue name -> config kind
+    stress: StressDesk | None = None  # stress tests and correlation alerts
 
 
 def context(request: Request) -> ApiContext:

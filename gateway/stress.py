@@ -1,0 +1,104 @@
+"""The server side of stress tests and correlation alerts: loads the shipped scenario
+data (gateway/data/stress.json, derived once by tools/derive_scenarios.py), takes a
+snapshot of today's book from the OMS, and wires the correlation watch to the venues'
+prints and the journal. The computations themselves are pure (risk/stress.py,
+risk/correlation.py) and run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from gateway.config import RiskAnalyticsConfig
+from oms.service import OrderService
+from risk import correlation
+from risk.correlation import CorrelationWatch, PriceHistory, SampledPrices
+from risk.stress import Holding, Liquidity, Scenario
+
+
+@dataclass(frozen=True)
+class ShippedData:
+    scenarios: tuple[Scenario, ...]
+    sectors: Mapping[str, str]
+    liquidity: Mapping[str, Liquidity]
+    liquidity_asof: str
+
+
+@cache
+def shipped() -> ShippedData:
+    doc = json.loads(resources.files("gateway").joinpath("data/stress.json").read_text())
+    return ShippedData(
+        scenarios=tuple(Scenario.from_dict(s) for s in doc["scenarios"]),
+        sectors=dict(doc["sectors"]),
+        liquidity={s: Liquidity(float(v["adv"]), float(v["daily_vol"]))
+                   for s, v in doc["liquidity"].items()},
+        liquidity_asof=str(doc["liquidity_asof"]))
+
+
+@dataclass
+class StressDesk:
+    service: OrderService
+    config: RiskAnalyticsConfig
+    watch: CorrelationWatch
+    history: PriceHistory | None = None
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+    sector_of: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, service: OrderService, config: RiskAnalyticsConfig) -> StressDesk:
+        data = shipped()
+        sector_of = dict(data.sectors)
+        # The instruments' own sectors (config) win over the shipped S&P 500 list.
+        sector_of.update({i.symbol: i.sector for i in service.universe if i.sector})
+        desk = cls(service, config,
+                   CorrelationWatch(config.correlation_threshold,
+                                    config.average_correlation_threshold,
+                                    config.correlation_window),
+                   scenarios={s.name: s for s in (*data.scenarios, *config.scenarios)},
+                   sector_of=sector_of)
+        # Before start(): the journal replay rebuilds the alerts and the pairs above.
+        service.controls[correlation.KIND] = desk.watch.apply
+        return desk
+
+    def start_sampling(self) -> None:
+        """Sample the venues' last trade prices on the OMS clock (in memory; the price
+        store of daily closes replaces this `PriceHistory` when it lands)."""
+        if not self.watch.enabled:
+            return
+        sampled = SampledPrices(self.service.clock, self.config.correlation_interval_s,
+                                self.config.correlation_window + 1)
+        for venue in self.service.venues.values():
+            venue.subscribe(sampled.on_market_data)
+        sampled.on_sample.append(self.check_correlation)
+        self.history = sampled
+        sampled.start()
+
+    def stop(self) -> None:
+        if isinstance(self.history, SampledPrices):
+            self.history.stop()
+
+    def check_correlation(self) -> None:
+        if self.history is None or not self.service.started:
+            return
+        held = {p.symbol for p in self.service.positions.all() if p.qty != 0}
+        for payload in self.watch.evaluate(self.history, held, self.service.now()):
+            self.service.record_control(correlation.KIND, payload)
+
+    def holdings(self, account: str | None) -> list[Holding]:
+        """Today's book (on the loop): every open position at its mark (last trade, else
+        the reference price, else its average cost)."""
+        out = []
+        for p in sorted(self.service.positions.all(), key=lambda p: (p.account, p.symbol)):
+            if p.qty == 0 or (account is not None and p.account != account):
+                continue
+            price = self.service.mark(p.symbol) or p.avg_px
+            out.append(Holding(p.account, p.symbol, p.qty, price))
+        return out
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.watch.alerts)
