@@ -2,17 +2,15 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 
 from compliance.desk import RiskDesk
 from gateway.config import ApiConfig
+from gateway.stress import StressDesk
 from oms.service import OrderService
 from risk.monitor import RiskMonitor
-
-if TYPE_CHECKING:
-    from gateway.stress import StressDesk
 
 
 @dataclass
