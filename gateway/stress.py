@@ -7,6 +7,8 @@ risk/correlation.py) and run in a worker thread, off the event loop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,11 +16,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import structlog
+
 from gateway.config import RiskAnalyticsConfig
 from oms.service import OrderService
 from risk import correlation
 from risk.correlation import CorrelationWatch, PriceHistory, SampledPrices
 from risk.stress import Holding, Liquidity, Scenario
+
+log = structlog.get_logger("stress")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class StressDesk:
     history: PriceHistory | None = None
     scenarios: dict[str, Scenario] = field(default_factory=dict)
     sector_of: dict[str, str] = field(default_factory=dict)
+    _pending: asyncio.Future[list[dict[str, Any]]] | None = None
 
     @classmethod
     def build(cls, service: OrderService, config: RiskAnalyticsConfig) -> StressDesk:
@@ -81,13 +88,40 @@ class StressDesk:
     def stop(self) -> None:
         if isinstance(self.history, SampledPrices):
             self.history.stop()
+        if self._pending is not None:
+            self._pending.cancel()
 
     def check_correlation(self) -> None:
-        if self.history is None or not self.service.started:
+        """On each sample: the held symbols' prices are copied on the loop, the correlation
+        and the crossings are computed in a worker thread (hundreds of symbols take tens of
+        milliseconds), and the crossings are journaled back on the loop. One at a time: a
+        sample that comes while one runs is skipped, so no crossing is reported twice."""
+        if self.history is None or not self.service.started or self._pending is not None:
             return
         held = {p.symbol for p in self.service.positions.all() if p.qty != 0}
-        for payload in self.watch.evaluate(self.history, held, self.service.now()):
+        symbols, prices = self.history.prices(sorted(held), self.watch.window + 1)
+        if len(symbols) < 2 or prices.shape[0] < self.watch.window + 1:
+            return
+        self._pending = asyncio.ensure_future(asyncio.to_thread(
+            self.watch.crossings, symbols, prices, self.service.now()))
+        self._pending.add_done_callback(self._record_crossings)
+
+    def _record_crossings(self, task: asyncio.Future[list[dict[str, Any]]]) -> None:
+        self._pending = None
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("correlation check failed", error=repr(task.exception()))
+            return
+        for payload in task.result():
             self.service.record_control(correlation.KIND, payload)
+
+    async def settled(self) -> None:
+        """Wait for a correlation check in flight (tests, shutdown)."""
+        pending = self._pending
+        if pending is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
 
     def holdings(self, account: str | None) -> list[Holding]:
         """Today's book (on the loop): every open position at its mark (last trade, else

@@ -11,9 +11,8 @@ the alert list and which pairs are above survive a restart.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -145,7 +144,19 @@ class CorrelationWatch:
                     "ts": at.isoformat()})
 
         if self.threshold is not None:
-            for i, j in itertools.combinations(range(len(symbols)), 2):
+            # Vectorised: with hundreds of symbols only the pairs that changed side are
+            # visited in Python, not every pair on every sample.
+            n = len(symbols)
+            index = {s: i for i, s in enumerate(symbols)}
+            was = np.zeros((n, n), dtype=bool)
+            for key in self.above:
+                a, _, b = key.partition("/")
+                if a in index and b in index:
+                    was[index[a], index[b]] = was[index[b], index[a]] = True
+            with np.errstate(invalid="ignore"):
+                now = corr >= self.threshold
+            changed = (now != was) & ~np.isnan(corr)
+            for i, j in zip(*np.nonzero(np.triu(changed, k=1)), strict=True):
                 a, b = sorted((symbols[i], symbols[j]))
                 crossing(f"{a}/{b}", float(corr[i, j]), self.threshold, [a, b])
         if self.average_threshold is not None and len(symbols) >= 2:
@@ -153,11 +164,7 @@ class CorrelationWatch:
                      sorted(symbols))
         return crossings
 
-    def evaluate(self, history: PriceHistory, held: Iterable[str], at: datetime
-                 ) -> list[dict[str, Any]]:
-        """The crossings for the held symbols' last `window` returns (none while the
-        history is shorter than that)."""
-        symbols, prices = history.prices(sorted(set(held)), self.window + 1)
-        if len(symbols) < 2 or prices.shape[0] < self.window + 1:
-            return []
-        return self.check(symbols, correlation(prices), at)
+    def crossings(self, symbols: Sequence[str], prices: np.ndarray, at: datetime
+                  ) -> list[dict[str, Any]]:
+        """The crossings for these prices (T x N, the last `window` returns used)."""
+        return self.check(symbols, correlation(prices[-(self.window + 1):]), at)

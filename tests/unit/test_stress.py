@@ -234,6 +234,7 @@ def test_correlation_alert_crosses_on_the_clock_and_survives_a_restart():
             await book.trade("ACC3", "AAPL", 1, aapl)
             await book.trade("ACC3", "MSFT", 1, msft)
             clock.advance(60)
+            await book.stress.settled()
             await book.service.barrier()
         alerts = [e.payload for _, e in journal.entries
                   if isinstance(e, ControlEvent) and e.kind == corr_mod.KIND]
