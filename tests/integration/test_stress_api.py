@@ -4,6 +4,7 @@ liquidity), GET /risk/scenarios and GET /risk/alerts, and the 422s for bad reque
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterator
 from decimal import Decimal
@@ -155,3 +156,61 @@ def test_stress_needs_a_login_and_alerts_show_the_configuration(stressed):
     assert r.status_code == 200
     assert r.json() == {"correlation_threshold": 0.9, "average_correlation_threshold": None,
                         "correlation_window": 20, "above": [], "alerts": []}
+
+
+def send_one(c, cl: str, symbol: str, side: str, price: str, account: str) -> None:
+    c.new_order(cl, symbol, side, 1, ord_type="2", price=price, account=account)
+
+
+async def filled(c, cls: set[str]) -> None:
+    waiting = set(cls)
+    while waiting:
+        msg = await c.next_message(timeout=10)
+        assert msg.get(150) not in ("8", "4"), msg.get(58)
+        if msg.get(11) in waiting and msg.get(39) == "2":
+            waiting.discard(msg[11])
+
+
+def test_correlation_alert_over_live_prints_survives_kill9(tmp_path):
+    """AAPL and XOM are held; a trader buys then sells one share of both at once, over and
+    over, so both prints bounce between ask and bid together: their sampled returns move as
+    one, the pair crosses 0.5, the alert is journaled, and it is still there after kill -9."""
+    config = TEST_CONFIG.replace("{hash}", hash_password(CLIENT1_PASSWORD, iterations=1000))
+    config += ("\n[risk]\ncorrelation_threshold = 0.5\ncorrelation_window = 4\n"
+               "correlation_interval_s = 0.05\n")
+    server = ServerProcess(tmp_path / "data", config)
+    server.start()
+    try:
+        run(build_book(server))
+
+        async def bounce() -> list[dict]:
+            c = await logon(server, "CLIENT3")
+            n = 0
+            try:
+                while True:
+                    for side, aapl, xom in (("1", "180.00", "57.00"), ("2", "165.00", "48.00")):
+                        n += 1
+                        send_one(c, f"BNC-A{n}", "AAPL", side, aapl, "BNC")
+                        send_one(c, f"BNC-X{n}", "XOM", side, xom, "BNC")
+                        await filled(c, {f"BNC-A{n}", f"BNC-X{n}"})
+                    r = await asyncio.to_thread(server.get, "/risk/alerts")
+                    if r.json()["alerts"]:
+                        return r.json()["alerts"]
+            finally:
+                await c.logout()
+
+        alerts = run(bounce(), timeout=60)
+        assert alerts[0]["key"] == "AAPL/XOM" and alerts[0]["crossed"] == "above"
+        assert float(alerts[0]["correlation"]) >= 0.5 and alerts[0]["window"] == 4
+        before = server.get("/risk/alerts").json()
+        server.kill9()
+        server.start()
+        after = server.get("/risk/alerts", **VIEWER).json()
+        assert after["alerts"][:len(before["alerts"])] == before["alerts"]
+        # (More crossings may have come between the two reads: sampling goes on.)
+        above: set[str] = set()
+        for alert in after["alerts"]:
+            (above.add if alert["crossed"] == "above" else above.discard)(alert["key"])
+        assert after["above"] == sorted(above)
+    finally:
+        server.stop()
