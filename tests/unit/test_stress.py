@@ -263,3 +263,14 @@ def test_sampled_prices_keep_the_last_window_on_the_clock():
         clock.advance(10)
     symbols, got = prices.prices(["AAPL", "MSFT"], 10)
     assert symbols == ["AAPL"] and got[:, 0].tolist() == [102.0, 103.0, 104.0]
+
+
+def test_bench_stress_command_prints_its_figures(capsys):
+    import json
+
+    from gateway.cli import main
+    assert main(["bench", "--stress", "20", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["positions"] == 20 and figures["symbols"] == 500
+    assert all(figures[k] > 0 for k in ("replay_ms", "shocks_ms", "liquidity_ms",
+                                        "correlation_check_ms"))
