@@ -134,5 +134,10 @@ class StressDesk:
             out.append(Holding(p.account, p.symbol, p.qty, price))
         return out
 
+    def known_symbols(self) -> set[str]:
+        """What a custom shock may name: the instruments, and anything held."""
+        return ({i.symbol for i in self.service.universe}
+                | {p.symbol for p in self.service.positions.all()})
+
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.watch.alerts)

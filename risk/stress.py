@@ -179,12 +179,16 @@ class CustomShocks:
         return 0.0, "none"
 
 
-def parse_shocks(raw: Mapping[str, object], known_sectors: Iterable[str] = ()) -> CustomShocks:
-    """`{"AAPL": -0.2, "sector:Energy": -0.3, "market": -0.1}` checked; StressError if not."""
+def parse_shocks(raw: Mapping[str, object], known_sectors: Iterable[str] = (),
+                 known_symbols: Iterable[str] = ()) -> CustomShocks:
+    """`{"AAPL": -0.2, "sector:Energy": -0.3, "market": -0.1}` checked; StressError if not.
+    Given known sectors or symbols, a name outside them is refused (a typo would else
+    shock nothing and look like good news)."""
     if not raw:
         raise StressError("shocks must name at least one symbol, sector:<GICS sector> or "
                           "market")
     sectors_known = set(known_sectors)
+    symbols_known = set(known_symbols)
     market, sectors, symbols = None, {}, {}
     for key, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -205,6 +209,9 @@ def parse_shocks(raw: Mapping[str, object], known_sectors: Iterable[str] = ()) -
         elif not key or key != key.strip() or ":" in key:
             raise StressError(f"shocks key {key!r} is not a symbol, sector:<GICS sector> or "
                               "market")
+        elif symbols_known and key not in symbols_known:
+            raise StressError(f"shocks.{key}: unknown symbol {key!r} (not an instrument of "
+                              "this server); a sector is written sector:<GICS sector>")
         else:
             symbols[key] = shock
     return CustomShocks(market, sectors, symbols)

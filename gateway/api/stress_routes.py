@@ -73,7 +73,8 @@ async def run_stress(body: StressRequest, ctx: Ctx, user: Reader) -> dict[str, A
     else:
         try:
             shocks = stress.parse_shocks(body.shocks or {},
-                                         known_sectors=set(desk.sector_of.values()))
+                                         known_sectors=set(desk.sector_of.values()),
+                                         known_symbols=desk.known_symbols())
         except StressError as exc:
             raise HTTPException(422, str(exc)) from None
     holdings = desk.holdings(body.account)  # a snapshot, on the loop

@@ -139,6 +139,7 @@ def test_liquidity_stress(stressed):
     ({"shocks": {"market": "big"}}, "shocks.market must be a number"),
     ({"shocks": {"sector:Crypto": -0.5}}, "unknown sector 'Crypto'"),
     ({"shocks": {"AAPL": -3}}, "between -1.0 and 10.0"),
+    ({"shocks": {"APPL": -0.2}}, "unknown symbol 'APPL'"),
     ({"scenario": "gfc-2008", "liquidity": {"max_adv_share": 2}}, "max_adv_share"),
     ({"scenario": "gfc-2008", "color": "red"}, "color"),
 ])

@@ -106,10 +106,11 @@ def test_custom_shocks_symbol_then_sector_then_market():
     ({"AAPL": -1.5}, "between -1.0 and 10.0"),
     ({"sector:Nowhere": -0.1}, "unknown sector 'Nowhere'"),
     ({"foo:bar": -0.1}, "is not a symbol"),
+    ({"AAPL": -0.1, "APPL": -0.1}, "unknown symbol 'APPL'"),
 ])
 def test_malformed_shocks_are_refused_with_a_reason(raw, words):
     with pytest.raises(StressError, match=words):
-        parse_shocks(raw, known_sectors={"Energy"})
+        parse_shocks(raw, known_sectors={"Energy"}, known_symbols={"AAPL"})
 
 
 def test_liquidity_cost_and_days_by_hand():
