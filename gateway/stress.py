@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from gateway.config import RiskAnalyticsConfig
+from gateway.config import ConfigError, RiskAnalyticsConfig
 from oms.service import OrderService
 from risk import correlation
 from risk.correlation import CorrelationWatch, PriceHistory, SampledPrices
@@ -59,6 +59,10 @@ class StressDesk:
     @classmethod
     def build(cls, service: OrderService, config: RiskAnalyticsConfig) -> StressDesk:
         data = shipped()
+        clash = {s.name for s in data.scenarios} & {s.name for s in config.scenarios}
+        if clash:
+            raise ConfigError(f"[risk] scenario_files: {', '.join(sorted(clash))} is the name "
+                              "of a scenario the server ships; rename the file")
         sector_of = dict(data.sectors)
         # The instruments' own sectors (config) win over the shipped S&P 500 list.
         sector_of.update({i.symbol: i.sector for i in service.universe if i.sector})

@@ -152,6 +152,10 @@ def test_scenario_csv_round_trip_and_refusals(tmp_path):
     (tmp_path / "broken.csv").write_text("date,AAPL\n2022-01-01,0.1\n")
     with pytest.raises(ConfigError, match=r"\[risk\] scenario_files: .*broken.csv"):
         parse_config('[risk]\nscenario_files = ["broken.csv"]\n', base_dir=tmp_path)
+    (tmp_path / "gfc-2008.csv").write_text(text)
+    clash = parse_config('[risk]\nscenario_files = ["gfc-2008.csv"]\n', base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="gfc-2008 is the name of a scenario the server ships"):
+        Book(InMemoryJournal(), SimulatedClock(), clash.risk)
     with pytest.raises(ConfigError, match=r"\[risk\]: unknown key\(s\) correlation"):
         parse_config("[risk]\ncorrelation = 0.5\n")
     with pytest.raises(ConfigError, match="correlation_threshold must be a correlation"):
@@ -190,13 +194,14 @@ class Book:
     """An in-process OMS on a simulated clock, with the stress desk wired as the server
     wires it; fills come from the real sim exchange."""
 
-    def __init__(self, journal: InMemoryJournal, clock: SimulatedClock) -> None:
+    def __init__(self, journal: InMemoryJournal, clock: SimulatedClock,
+                 config: RiskAnalyticsConfig | None = None) -> None:
         universe = default_universe()
         self.clock = clock
         self.desk = RiskDesk(limits=LimitsBook(Limits()))
         self.service, _ = self.desk.order_service(
             universe, journal, {"SIM": SimExchange(universe, liquidity=False)}, clock=clock)
-        self.stress = StressDesk.build(self.service, RiskAnalyticsConfig(
+        self.stress = StressDesk.build(self.service, config or RiskAnalyticsConfig(
             correlation_threshold=0.8, average_correlation_threshold=0.95,
             correlation_window=4, correlation_interval_s=60))
         self.n = 0
