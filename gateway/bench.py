@@ -309,6 +309,18 @@ def bench_main(args: argparse.Namespace) -> int:
               f"({m['exchange_messages_per_s']:,} messages/s, events and market data "
               f"delivered)")
         return 0
+    if args.stress:
+        from gateway.bench_stress import run_stress
+        r = run_stress(args.stress)
+        print(json.dumps(r) if args.json else
+              f"stress tests, {r['positions']:,} positions on {r['symbols']} symbols in "
+              f"{r['accounts']} accounts (best of 5, one thread):\n"
+              f"  gfc-2008 replay          {r['replay_ms']:>8.2f} ms  (firm P&L {r['gfc_pnl']})\n"
+              f"  custom shocks            {r['shocks_ms']:>8.2f} ms\n"
+              f"  liquidity                {r['liquidity_ms']:>8.2f} ms\n"
+              f"  correlation check, {r['symbols']} symbols x 60 returns "
+              f"{r['correlation_check_ms']:.2f} ms")
+        return 0
     if args.replay:
         from gateway.bench_recovery import run_recovery
         results = run_recovery(args.replay)
@@ -433,5 +445,8 @@ def add_bench_parser(subparsers: Any) -> None:
     p.add_argument("--upstream", type=int, default=0, metavar="N",
                    help="ack and fill latency of N orders through `fixgate venue-sim` as an "
                         "upstream FIX venue, next to the built-in sim")
+    p.add_argument("--stress", type=int, default=0, metavar="N",
+                   help="stress tests and a correlation check on a book of N positions, "
+                        "in this process")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

@@ -24,6 +24,7 @@ from oms.instruments import Instrument
 from oms.text import text_problem
 from oms.trading_day import ALL_WEEK, MIDNIGHT, MONDAY_TO_FRIDAY, TradingCalendar, weekday_numbers
 from risk.limits import LIMIT_KEYS, LimitError, Limits, parse_limits
+from risk.stress import Scenario, StressError, scenario_from_csv
 
 DEMO_CONFIG = """
 [server]
@@ -156,10 +157,24 @@ class Config:
     instruments: tuple[Instrument, ...] = ()  # added to the default universe
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     trading: TradingCalendar = field(default_factory=TradingCalendar)  # the trading day
+    risk: RiskAnalyticsConfig = field(default_factory=lambda: RiskAnalyticsConfig())
+
+
+@dataclass(frozen=True)
+class RiskAnalyticsConfig:
+    """[risk]: correlation alerts and stress tests (risk/correlation.py, risk/stress.py)."""
+
+    correlation_threshold: float | None = None  # a pair at or above it alerts; None: off
+    average_correlation_threshold: float | None = None  # the held book's average
+    correlation_window: int = 60  # returns per correlation
+    correlation_interval_s: float = 60.0  # how often last trade prices are sampled
+    impact_coefficient: float = 1.0  # Y of the square-root impact in liquidity stress
+    scenario_files: tuple[Path, ...] = ()  # more stress scenarios, CSV (README)
+    scenarios: tuple[Scenario, ...] = ()  # what those files hold, checked at load
 
 
 _SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments",
-             "execution", "trading"}
+             "execution", "trading", "risk"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 LOG_FORMATS = ("console", "json")
 API_ROLES = ("admin", "risk", "compliance", "viewer")
@@ -438,6 +453,7 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
     instruments = tuple(_instrument(t, i) for i, t in
                         enumerate(_tables(raw.get("instruments", []), "instruments")))
     execution = _execution(raw.get("execution", {}))
+    risk = _risk(raw.get("risk", {}), base_dir)
     return Config(
         data_dir=data_dir,
         log_format=_string(server, "log_format", "server", "console", choices=LOG_FORMATS),
@@ -463,7 +479,45 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         instruments=instruments,
         execution=execution,
         trading=trading,
+        risk=risk,
     )
+
+
+def _risk(table: Any, base_dir: Path | None) -> RiskAnalyticsConfig:
+    where = "risk"
+    t = _take(table, where, {"correlation_threshold", "average_correlation_threshold",
+                             "correlation_window", "correlation_interval_s",
+                             "impact_coefficient", "scenario_files"})
+    thresholds = []
+    for key in ("correlation_threshold", "average_correlation_threshold"):
+        value = t.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not -1 <= value <= 1):
+            raise ConfigError(f"[{where}] {key} must be a correlation between -1 and 1, "
+                              f"got {value!r}")
+        thresholds.append(None if value is None else float(value))
+    files = []
+    for name in _strings(t, "scenario_files", where, []):
+        path = Path(name)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        if not path.is_file():
+            raise ConfigError(f"[{where}] scenario_files: no such file {name!r}")
+        files.append(path)
+    scenarios = []
+    for path in files:
+        try:
+            scenarios.append(scenario_from_csv(path.stem, path.read_text()))
+        except (StressError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"[{where}] scenario_files: {path}: {exc}") from None
+    if len({s.name for s in scenarios}) != len(scenarios):
+        raise ConfigError(f"[{where}] scenario_files: two files have the same name")
+    return RiskAnalyticsConfig(
+        correlation_threshold=thresholds[0], average_correlation_threshold=thresholds[1],
+        correlation_window=_integer(t, "correlation_window", where, 60, low=2, high=10_000),
+        correlation_interval_s=_number(t, "correlation_interval_s", where, 60.0, positive=True),
+        impact_coefficient=_number(t, "impact_coefficient", where, 1.0),
+        scenario_files=tuple(files), scenarios=tuple(scenarios))
 
 
 def _execution(table: Any) -> ExecutionConfig:

@@ -29,6 +29,7 @@ from gateway.fix.mapping import Command
 from gateway.gc_watch import GcWatch
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
+from gateway.stress import StressDesk
 from gateway.venues import build_venue
 from oms.execution.profile import profile_for
 from oms.instruments import Universe
@@ -65,6 +66,7 @@ class Server:
         self.acceptor: FixAcceptor | None = None
         self.desk = RiskDesk.from_config(config.limits, config.compliance, config.trading)
         self.monitor: RiskMonitor | None = None
+        self.stress: StressDesk | None = None
         self._api: uvicorn.Server | None = None
         self._api_task: asyncio.Task[Any] | None = None
         self.gc_watch = GcWatch()
@@ -93,6 +95,7 @@ class Server:
             gates=self.gates_enabled,
             volume_profile=functools.partial(profile_for, cfg.execution.profiles))
         self.monitor = monitor
+        self.stress = StressDesk.build(self.service, cfg.risk)
         began = time.perf_counter()
         # Replay allocates an object or more per event and frees few: with the collector
         # on, its full passes over the growing heap cost more than the replay itself.
@@ -106,6 +109,7 @@ class Server:
                  seconds=round(time.perf_counter() - began, 2),
                  open_orders=len(self.service.working_orders()))
 
+        self.stress.start_sampling()
         loop = asyncio.get_running_loop()
         self.acceptor = FixAcceptor(cfg, loop, self._dispatch)
         self.service.add_sink(self.acceptor)
@@ -127,6 +131,7 @@ class Server:
                 sessions=self.acceptor.session_states,
                 runtime=self.gc_watch.state,
                 venue_kinds={v.name: v.kind for v in cfg.venues},
+                stress=self.stress,
             )
         )
         self._api = uvicorn.Server(
@@ -163,6 +168,8 @@ class Server:
 
     async def stop(self) -> None:
         await self.gc_watch.stop()
+        if self.stress is not None:
+            self.stress.stop()
         if self._api is not None:
             self._api.should_exit = True
             if self._api_task is not None:

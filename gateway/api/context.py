@@ -8,6 +8,7 @@ from fastapi import Request
 
 from compliance.desk import RiskDesk
 from gateway.config import ApiConfig
+from gateway.stress import StressDesk
 from oms.service import OrderService
 from risk.monitor import RiskMonitor
 
@@ -22,6 +23,7 @@ class ApiContext:
     sessions: Callable[[], list[dict[str, Any]]]
     runtime: Callable[[], dict[str, Any]] = dict  # the process: GC pauses, orders in memory
     venue_kinds: dict[str, str] = field(default_factory=dict)  # venue name -> config kind
+    stress: StressDesk | None = None  # stress tests and correlation alerts
 
 
 def context(request: Request) -> ApiContext:
