@@ -132,7 +132,7 @@ def cholesky_psd(cov: Array) -> Array:
     """A factor L with L L' = cov, for a covariance that may be only semi-definite."""
     c = np.atleast_2d(np.asarray(cov, dtype=np.float64))
     try:
-        return np.linalg.cholesky(c)
+        return np.asarray(np.linalg.cholesky(c), dtype=np.float64)
     except np.linalg.LinAlgError:
         vals, vecs = np.linalg.eigh(c)
         return np.asarray(vecs * np.sqrt(np.clip(vals, 0.0, None)), dtype=np.float64)
