@@ -21,6 +21,7 @@ import structlog
 import uvicorn
 
 from compliance.desk import RiskDesk
+from gateway import price_history
 from gateway.api.app import ApiContext, create_app
 from gateway.config import Config
 from gateway.database import EmbeddedPostgres, migrate
@@ -127,6 +128,7 @@ class Server:
                 sessions=self.acceptor.session_states,
                 runtime=self.gc_watch.state,
                 venue_kinds={v.name: v.kind for v in cfg.venues},
+                price_history=functools.partial(price_history.load_closes, self.pool),
             )
         )
         self._api = uvicorn.Server(

@@ -1,6 +1,6 @@
 """What the API handlers work with, and how they reach it from a request."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,8 @@ class ApiContext:
     sessions: Callable[[], list[dict[str, Any]]]
     runtime: Callable[[], dict[str, Any]] = dict  # the process: GC pauses, orders in memory
     venue_kinds: dict[str, str] = field(default_factory=dict)  # venue name -> config kind
+    # (symbols, closes) -> {symbol: [(date, close)]}: the price history store (GET /risk/var)
+    price_history: Callable[[Sequence[str], int], Awaitable[dict[str, Any]]] | None = None
 
 
 def context(request: Request) -> ApiContext:

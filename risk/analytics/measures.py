@@ -176,15 +176,17 @@ class Decomposition:
 
 
 def component_var(cov: Array, values: Array, confidence: float = 0.99,
-                  horizon_days: int = 1) -> Decomposition:
-    """Euler decomposition of the (zero-mean) parametric VaR: z sqrt(h) (Sigma w)_i / sigma_p."""
+                  horizon_days: int = 1, mean: Array | None = None) -> Decomposition:
+    """Euler decomposition of the parametric VaR, -h mu_p + z sqrt(h) sigma_p:
+    marginal_i = -h mu_i + z sqrt(h) (Sigma w)_i / sigma_p (zero mean when `mean` is None)."""
     _check(confidence, horizon_days)
     w = np.asarray(values, dtype=np.float64)
     sw = np.atleast_2d(np.asarray(cov, dtype=np.float64)) @ w
     sigma = math.sqrt(max(float(w @ sw), 0.0))
+    drift = np.zeros_like(w) if mean is None else -horizon_days * np.asarray(mean, np.float64)
     if sigma == 0.0:
-        return Decomposition(np.zeros_like(w), np.zeros_like(w))
-    marginal = -_N.inv_cdf(1.0 - confidence) * math.sqrt(horizon_days) * sw / sigma
+        return Decomposition(drift, w * drift)
+    marginal = drift - _N.inv_cdf(1.0 - confidence) * math.sqrt(horizon_days) * sw / sigma
     return Decomposition(marginal=marginal, component=w * marginal)
 
 

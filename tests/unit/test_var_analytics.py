@@ -121,6 +121,10 @@ def test_components_sum_to_var_and_marginal_is_the_derivative() -> None:
     bump = VALUES + np.array([1.0, 0.0])
     numeric = parametric_var(np.zeros(2), COV, bump, 0.99).var - total
     assert d.marginal[0] == pytest.approx(numeric, rel=1e-4)
+    mu = np.array([0.0005, 0.001])
+    with_mean = component_var(COV, VALUES, 0.99, 10, mu)
+    assert with_mean.component.sum() == pytest.approx(
+        parametric_var(mu, COV, VALUES, 0.99, 10).var, rel=1e-12)
 
 
 def test_beta_and_benchmark_equivalent_exposure() -> None:
