@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import gc
 import os
 import secrets
 import signal
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,13 @@ from gateway.fix.mapping import Command
 from gateway.gc_watch import GcWatch
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
+from gateway.price_history import DailyClose
 from gateway.venues import build_venue
 from oms.execution.profile import profile_for
 from oms.instruments import Universe
 from oms.service import OrderService
 from oms.universe import default_universe
+from risk.daily_closes import DailyCloses
 from risk.monitor import RiskMonitor
 
 log = structlog.get_logger("server")
@@ -69,6 +73,7 @@ class Server:
         self._api: uvicorn.Server | None = None
         self._api_task: asyncio.Task[Any] | None = None
         self.gc_watch = GcWatch()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         cfg = self.config
@@ -94,6 +99,13 @@ class Server:
             gates=self.gates_enabled,
             volume_profile=functools.partial(profile_for, cfg.execution.profiles))
         self.monitor = monitor
+        # The sim's last print of each trading date becomes that date's close in the
+        # price history (GET /risk/var), written by a task after the roll, off the order path.
+        closes = DailyCloses(self._store_closes)
+        for v in cfg.venues:
+            if v.kind == "sim":
+                venues[v.name].subscribe(closes.on_market_data)
+        self.service.trading_day.contributors.append(closes.day_close_payload)
         began = time.perf_counter()
         # Replay allocates an object or more per event and frees few: with the collector
         # on, its full passes over the growing heap cost more than the replay itself.
@@ -159,6 +171,20 @@ class Server:
             data_dir=str(self.data_dir),
         )
 
+    def _store_closes(self, date: dt.date, rows: dict[str, tuple[Decimal, Decimal]]) -> None:
+        if self.pool is None:
+            return
+        closes = [DailyClose(s, date, float(px), int(vol)) for s, (px, vol) in rows.items()]
+        task = asyncio.get_running_loop().create_task(
+            price_history.upsert(self.pool, closes, "sim"), name="price-history")
+        self._background.add(task)
+        task.add_done_callback(self._stored)
+
+    def _stored(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("daily closes not written to the price history", error=str(task.exception()))
+
     def _dispatch(self, cmd: Command) -> None:
         assert self.service is not None
         self.service.handle(cmd)
@@ -179,6 +205,8 @@ class Server:
         if self.service is not None:
             with contextlib.suppress(Exception):
                 await self.service.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self.journal is not None:
             await self.journal.close()
         if self.pool is not None:

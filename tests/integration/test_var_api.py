@@ -136,3 +136,18 @@ def test_prices_imported_with_no_server_running_are_there_when_it_starts(tmp_pat
         assert body["beta"] == pytest.approx(1.0)  # SPY against itself
     finally:
         srv.stop()
+
+
+def test_the_sims_last_print_of_each_trading_day_becomes_history(fresh_server):
+    srv = fresh_server
+    for k in range(3):  # three trading days, each with a print (our own fill) and a close
+        run(buy_filled(srv, "KO", 10, f"VAR-KO{k}"))
+        r = srv.post("/trading-day/close")
+        assert r.status_code == 200, r.text
+    # the closes are written by a task after each roll: wait for the third (bounded)
+    for _ in range(200):
+        body = var(srv, f"?account={ACCOUNT}&method=parametric").json()
+        if body["history_days"] == 2:
+            break
+    assert body["missing_history"] == [] and body["history_days"] == 2
+    assert Decimal(body["methods"]["parametric"]["var"]) >= 0

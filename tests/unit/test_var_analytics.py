@@ -241,3 +241,26 @@ def test_rolling_backtest_on_normal_returns_passes_and_on_a_regime_change_fails(
     res = rolling_backtest(storm, 500, 0.99, 250, paths=5000)
     # volatility quadruples: every method is caught out before its window catches up
     assert all(m.kupiec_p < 0.05 and m.zone != "green" for m in res.values())
+
+
+def test_daily_closes_hand_over_the_last_print_and_volume_and_start_a_new_day() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from oms.marketdata import Quote, TradeTick
+    from risk.daily_closes import DailyCloses
+
+    got: list[tuple[dt.date, dict[str, tuple[Decimal, Decimal]]]] = []
+    closes = DailyCloses(lambda date, rows: got.append((date, rows)))
+    ts = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
+    for px, qty in (("10.00", "100"), ("10.50", "50"), ("10.25", "25")):
+        closes.on_market_data(TradeTick("ABC", Decimal(px), Decimal(qty), ts))
+    closes.on_market_data(Quote("ABC", Decimal("1"), Decimal("1"), Decimal("2"), Decimal("1"),
+                                ts))
+    payload = {"date": "2026-01-05"}
+    closes.day_close_payload(payload)
+    assert payload["closes"] == {"ABC": {"close": "10.25", "volume": "175"}}
+    assert got == [(dt.date(2026, 1, 5), {"ABC": (Decimal("10.25"), Decimal("175"))})]
+    empty = {"date": "2026-01-06"}
+    closes.day_close_payload(empty)  # no print that day: nothing handed over
+    assert empty["closes"] == {} and len(got) == 1
