@@ -141,6 +141,7 @@ class Server:
                 runtime=self.gc_watch.state,
                 venue_kinds={v.name: v.kind for v in cfg.venues},
                 price_history=functools.partial(price_history.load_closes, self.pool),
+                var=cfg.var,
             )
         )
         self._api = uvicorn.Server(

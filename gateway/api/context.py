@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 
 from compliance.desk import RiskDesk
-from gateway.config import ApiConfig
+from gateway.config import ApiConfig, VarConfig
 from oms.service import OrderService
 from risk.monitor import RiskMonitor
 
@@ -24,6 +24,7 @@ class ApiContext:
     venue_kinds: dict[str, str] = field(default_factory=dict)  # venue name -> config kind
     # (symbols, closes) -> {symbol: [(date, close)]}: the price history store (GET /risk/var)
     price_history: Callable[[Sequence[str], int], Awaitable[dict[str, Any]]] | None = None
+    var: VarConfig = field(default_factory=VarConfig)
 
 
 def context(request: Request) -> ApiContext:

@@ -25,8 +25,6 @@ router = APIRouter(route_class=StrictRoute)
 Ctx = Annotated[ApiContext, Depends(context)]
 Reader = Annotated[User, Depends(require("read"))]
 
-BENCHMARK = "SPY"
-HISTORY_CLOSES = 501  # two years of daily returns at most, the newest
 MAX_HORIZON_DAYS = 250
 CENT = Decimal("0.01")
 PriceLoader = Callable[[Sequence[str], int], Awaitable[dict[str, Any]]]
@@ -63,16 +61,18 @@ async def risk_var(ctx: Ctx, user: Reader, account: str | None = None,
                                  f"{MAX_HORIZON_DAYS}")
     if ctx.price_history is None:
         raise HTTPException(503, "no price history store in this server")
+    cfg = ctx.var
+    bm = cfg.benchmark
     methods = (method,) if method else METHODS
     book = _book(ctx, account or None)
     symbols = list(book)
     gross = sum((abs(v) for v in book.values()), Decimal(0))
-    closes = await ctx.price_history([*symbols, BENCHMARK], HISTORY_CLOSES)
+    closes = await ctx.price_history([*symbols, bm], cfg.history_days + 1)
     have = [s for s in symbols if len(closes.get(s, ())) >= 2]
     missing = [s for s in symbols if s not in have]
     answer: dict[str, Any] = {
         "account": account or None, "confidence": confidence, "horizon_days": horizon_days,
-        "gross_exposure": str(gross.quantize(CENT)), "beta": None, "benchmark": BENCHMARK,
+        "gross_exposure": str(gross.quantize(CENT)), "beta": None, "benchmark": bm,
         "benchmark_equivalent_exposure": None,
         "methods": {m: {"var": "0.00", "es": "0.00"} for m in methods},
         "components": [], "missing_history": missing, "history_days": 0, "notes": [],
@@ -82,8 +82,8 @@ async def risk_var(ctx: Ctx, user: Reader, account: str | None = None,
             answer["notes"].append("no symbol of the book has price history: import it with "
                                    "`fixgate prices import`")
         return answer
-    with_bench = len(closes.get(BENCHMARK, ())) >= 2 and BENCHMARK not in have
-    columns = [*have, BENCHMARK] if with_bench else have
+    with_bench = len(closes.get(bm, ())) >= 2 and bm not in have
+    columns = [*have, bm] if with_bench else have
     values = np.array([float(book[s]) for s in have])
 
     def compute() -> tuple[int, Any]:
@@ -91,9 +91,10 @@ async def risk_var(ctx: Ctx, user: Reader, account: str | None = None,
         if rets.shape[0] < 2:
             return rets.shape[0], None
         bench = rets[:, -1] if with_bench else (
-            rets[:, have.index(BENCHMARK)] if BENCHMARK in have else None)
+            rets[:, have.index(bm)] if bm in have else None)
         return rets.shape[0], book_var(rets[:, :len(have)], values, confidence, horizon_days,
-                                       methods, bench)
+                                       methods, bench, paths=cfg.monte_carlo_paths,
+                                       dist=cfg.monte_carlo_dist, df=cfg.t_df)
 
     days, result = await asyncio.to_thread(compute)
     answer["history_days"] = days

@@ -21,7 +21,6 @@ from risk.analytics.measures import (
 )
 
 METHODS = ("historical", "parametric", "monte_carlo")
-MC_PATHS = 50_000
 MC_SEED = 20_260_101  # fixed: the same book and history give the same answer
 
 
@@ -36,7 +35,8 @@ class BookVar:
 
 
 def book_var(returns: Array, values: Array, confidence: float, horizon_days: int,
-             methods: tuple[str, ...] = METHODS, benchmark: Array | None = None) -> BookVar:
+             methods: tuple[str, ...] = METHODS, benchmark: Array | None = None, *,
+             paths: int = 50_000, dist: str = "normal", df: float = 5.0) -> BookVar:
     """VaR/ES of positions `values` (N,) over daily `returns` (T, N), T >= 2.
 
     Parametric and Monte Carlo use the sample mean and the Ledoit-Wolf covariance
@@ -58,8 +58,8 @@ def book_var(returns: Array, values: Array, confidence: float, horizon_days: int
         elif m == "parametric":
             out[m] = parametric_var(mean, cov, w, confidence, horizon_days)
         elif m == "monte_carlo":
-            out[m] = monte_carlo_var(mean, cov, w, confidence, horizon_days, paths=MC_PATHS,
-                                     seed=MC_SEED)
+            out[m] = monte_carlo_var(mean, cov, w, confidence, horizon_days, paths=paths,
+                                     seed=MC_SEED, dist=dist, df=df)
         else:
             raise ValueError(f"unknown method {m!r}")
     d = component_var(cov, w, confidence, horizon_days, mean)

@@ -264,3 +264,19 @@ def test_daily_closes_hand_over_the_last_print_and_volume_and_start_a_new_day() 
     empty = {"date": "2026-01-06"}
     closes.day_close_payload(empty)  # no print that day: nothing handed over
     assert empty["closes"] == {} and len(got) == 1
+
+
+def test_book_var_runs_the_asked_methods_and_says_when_history_is_short() -> None:
+    from risk.analytics.book import book_var
+
+    rets = np.random.default_rng(8).multivariate_normal(np.zeros(2), COV, size=300)
+    full = book_var(rets, VALUES, 0.99, 1, benchmark=rets[:, 0])
+    assert set(full.methods) == {"historical", "parametric", "monte_carlo"}
+    assert full.component.sum() == pytest.approx(full.methods["parametric"].var)
+    assert full.benchmark_exposure is not None and full.beta is not None
+    t = book_var(rets, VALUES, 0.999, 1, ("monte_carlo",), dist="t", df=3.5)
+    normal = book_var(rets, VALUES, 0.999, 1, ("monte_carlo",))
+    assert list(t.methods) == ["monte_carlo"]
+    assert t.methods["monte_carlo"].var > normal.methods["monte_carlo"].var
+    short = book_var(rets[:25], VALUES, 0.99, 10, ("historical", "parametric"))
+    assert list(short.methods) == ["parametric"] and "too few" in short.notes[0]
