@@ -8,37 +8,43 @@ used at once); the arithmetic runs in a worker thread, off the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from gateway.api.auth import User, require
 from gateway.api.context import ApiContext, context
 from gateway.api.strict import StrictRoute
 from gateway.price_history import aligned_returns
-from risk.analytics.book import METHODS, book_var
+from risk.analytics.book import METHODS, BookVar, book_var
+from risk.analytics.measures import beta
 
 router = APIRouter(route_class=StrictRoute)
 Ctx = Annotated[ApiContext, Depends(context)]
 Reader = Annotated[User, Depends(require("read"))]
 
 MAX_HORIZON_DAYS = 250
+MIN_BETA_DAYS = 20
 CENT = Decimal("0.01")
-PriceLoader = Callable[[Sequence[str], int], Awaitable[dict[str, Any]]]
+PARAMETERS = ("account", "method", "confidence", "horizon_days")
+
+
+def _signed(x: float) -> str:
+    return str(Decimal(repr(float(x))).quantize(CENT))
 
 
 def _money(x: float) -> str:
-    return str(Decimal(repr(max(x, 0.0))).quantize(CENT))
+    """A loss as a positive amount; a tail that gains nothing is a VaR of zero."""
+    return _signed(max(x, 0.0))
 
 
 def _book(ctx: ApiContext, account: str | None) -> dict[str, Decimal]:
     """Signed market value per symbol (mark, else average price) of the account or firm."""
     service = ctx.service
     positions = (service.account_positions(account) if account is not None
-                 else service.store.positions.all())
+                 else service.positions.all())
     book: dict[str, Decimal] = {}
     for pos in positions:
         if pos.qty:
@@ -48,9 +54,14 @@ def _book(ctx: ApiContext, account: str | None) -> dict[str, Decimal]:
 
 
 @router.get("/risk/var")
-async def risk_var(ctx: Ctx, user: Reader, account: str | None = None,
+async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None = None,
                    method: str | None = None, confidence: float = 0.99,
                    horizon_days: int = 1) -> dict[str, Any]:
+    # a misspelt parameter (acount=) would silently answer for the firm: refuse it
+    unknown = sorted(set(request.query_params) - set(PARAMETERS))
+    if unknown:
+        raise HTTPException(422, f"unknown query parameter(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(PARAMETERS)}")
     if method is not None and method not in METHODS:
         raise HTTPException(422, f"unknown method {method!r}: one of {', '.join(METHODS)}")
     if not 0.5 <= confidence <= 0.9999:
@@ -82,21 +93,26 @@ async def risk_var(ctx: Ctx, user: Reader, account: str | None = None,
             answer["notes"].append("no symbol of the book has price history: import it with "
                                    "`fixgate prices import`")
         return answer
-    with_bench = len(closes.get(bm, ())) >= 2 and bm not in have
-    columns = [*have, bm] if with_bench else have
     values = np.array([float(book[s]) for s in have])
+    with_bench = len(closes.get(bm, ())) >= 2
 
-    def compute() -> tuple[int, Any]:
-        _, rets = aligned_returns(closes, columns)
+    def compute() -> tuple[int, BookVar | None, tuple[float, float | None] | None]:
+        _, rets = aligned_returns(closes, have)
         if rets.shape[0] < 2:
-            return rets.shape[0], None
-        bench = rets[:, -1] if with_bench else (
-            rets[:, have.index(bm)] if bm in have else None)
-        return rets.shape[0], book_var(rets[:, :len(have)], values, confidence, horizon_days,
-                                       methods, bench, paths=cfg.monte_carlo_paths,
-                                       dist=cfg.monte_carlo_dist, df=cfg.t_df)
+            return rets.shape[0], None, None
+        result = book_var(rets, values, confidence, horizon_days, methods,
+                          paths=cfg.monte_carlo_paths, dist=cfg.monte_carlo_dist, df=cfg.t_df)
+        # beta on the dates the benchmark shares with the book, so a benchmark with a
+        # short history never shortens the VaR's
+        exposure = None
+        if with_bench:
+            cols = have if bm in have else [*have, bm]
+            _, both = aligned_returns(closes, cols)
+            if both.shape[0] >= MIN_BETA_DAYS:
+                exposure = beta(both[:, :len(have)], both[:, cols.index(bm)], values)
+        return rets.shape[0], result, exposure
 
-    days, result = await asyncio.to_thread(compute)
+    days, result, exposure = await asyncio.to_thread(compute)
     answer["history_days"] = days
     if result is None:
         answer["notes"].append(f"only {days} day(s) of returns common to the book's symbols")
@@ -105,12 +121,13 @@ async def risk_var(ctx: Ctx, user: Reader, account: str | None = None,
                          for m, r in result.methods.items()}
     answer["notes"] += result.notes
     answer["components"] = [
-        {"symbol": s, "component_var": str(Decimal(repr(float(c))).quantize(CENT)),
+        {"symbol": s, "component_var": _signed(c),
          "marginal_var": f"{float(m):.6f}"}
         for s, c, m in zip(have, result.component, result.marginal, strict=True)]
-    if result.beta is not None:
-        answer["beta"] = round(result.beta, 4)
-    if result.benchmark_exposure is not None:
-        answer["benchmark_equivalent_exposure"] = _money(abs(result.benchmark_exposure)) \
-            if result.benchmark_exposure >= 0 else "-" + _money(-result.benchmark_exposure)
+    if exposure is not None:
+        answer["benchmark_equivalent_exposure"] = _signed(exposure[0])
+        answer["beta"] = None if exposure[1] is None else round(exposure[1], 4)
+    else:
+        answer["notes"].append(f"beta: fewer than {MIN_BETA_DAYS} days of {bm} history shared "
+                               "with the book")
     return answer

@@ -103,6 +103,8 @@ def test_var_of_real_fills_on_history_imported_while_the_server_runs(server):
     ("?confidence=0", "out of range"),
     ("?horizon_days=0", "horizon_days 0 is out of range"),
     ("?horizon_days=ten", "horizon_days"),
+    ("?confidence=nan", "confidence nan is out of range"),
+    ("?acount=ACC1", "unknown query parameter(s) acount"),
 ])
 def test_var_refuses_bad_parameters_with_a_message(server, query, words):
     r = var(server, query)
@@ -151,3 +153,6 @@ def test_the_sims_last_print_of_each_trading_day_becomes_history(fresh_server):
             break
     assert body["missing_history"] == [] and body["history_days"] == 2
     assert Decimal(body["methods"]["parametric"]["var"]) >= 0
+    # no SPY history on this server: no beta, and the answer says why
+    assert body["beta"] is None and any("beta: fewer than 20 days of SPY" in n
+                                        for n in body["notes"])
