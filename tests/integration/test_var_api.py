@@ -16,9 +16,7 @@ from tests.integration.harness import ServerProcess
 from tests.integration.test_fix_order_path import logon
 
 pytestmark = pytest.mark.integration
-DAILY = Path(__file__).resolve().parents[3] / "shared" / "data" / "daily"
-if not DAILY.is_dir():
-    DAILY = Path("/work/shared/data/daily")
+DAILY = Path(__file__).resolve().parents[3] / "shared" / "data" / "daily"  # ../shared
 ACCOUNT = "VARACC"
 
 

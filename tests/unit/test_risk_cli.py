@@ -7,7 +7,7 @@ import pytest
 
 from gateway.cli import main
 
-DAILY = Path("/work/shared/data/daily")
+DAILY = Path(__file__).resolve().parents[3] / "shared" / "data" / "daily"  # ../shared
 needs_data = pytest.mark.skipif(not DAILY.is_dir(), reason="needs shared/data/daily")
 
 
