@@ -12,7 +12,9 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -59,14 +61,24 @@ def read_csv(path: Path) -> list[DailyClose]:
     return rows
 
 
-async def upsert(pool: asyncpg.Pool, rows: Iterable[DailyClose], source: str) -> int:
+async def upsert(pool: asyncpg.Pool, rows: Iterable[DailyClose], source: str, *,
+                 replace: bool = True) -> int:
+    """Write closes; an existing (symbol, date) is replaced, or kept with replace=False."""
     data = [(r.symbol, r.trade_date, r.close, r.volume, source) for r in rows]
+    conflict = ("DO UPDATE SET close = EXCLUDED.close, volume = EXCLUDED.volume,"
+                " source = EXCLUDED.source" if replace else "DO NOTHING")
     async with pool.acquire() as conn:
         await conn.executemany(
             "INSERT INTO price_history (symbol, trade_date, close, volume, source)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (symbol, trade_date) DO UPDATE SET"
-            " close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source", data)
+            f" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (symbol, trade_date) {conflict}", data)
     return len(data)
+
+
+def daily_closes(payload: dict[str, Any]) -> list[DailyClose]:
+    """The closes a day_closed event carries (`risk.daily_closes`), as rows."""
+    date = dt.date.fromisoformat(payload["date"])
+    return [DailyClose(symbol, date, float(c["close"]), int(Decimal(c["volume"])))
+            for symbol, c in payload.get("closes", {}).items()]
 
 
 async def load_closes(pool: asyncpg.Pool, symbols: Sequence[str],

@@ -154,3 +154,31 @@ def test_the_sims_last_print_of_each_trading_day_becomes_history(fresh_server):
     # no SPY history on this server: no beta, and the answer says why
     assert body["beta"] is None and any("beta: fewer than 20 days of SPY" in n
                                         for n in body["notes"])
+
+
+def test_closes_journaled_at_the_roll_are_written_again_after_kill_9(fresh_server):
+    """The closes ride in the journaled day_closed event: rows lost from the table
+    (a kill -9 between the commit and the write) come back at the next start."""
+    import asyncpg
+
+    from gateway.database import EmbeddedPostgres
+
+    srv = fresh_server
+    for k in range(3):
+        run(buy_filled(srv, "KO", 10, f"VAR-K9{k}"))
+        assert srv.post("/trading-day/close").status_code == 200
+    srv.kill9()
+
+    async def forget() -> int:
+        pg = EmbeddedPostgres(srv.data_dir)  # the server's PostgreSQL outlived it
+        conn = await asyncpg.connect(pg.start())
+        try:
+            return int((await conn.execute("DELETE FROM price_history")).split()[-1])
+        finally:
+            await conn.close()
+            pg.stop()
+    assert run(forget()) == 3  # KO, one close per trading day
+
+    srv.start()
+    body = var(srv, f"?account={ACCOUNT}&method=parametric").json()
+    assert body["missing_history"] == [] and body["history_days"] == 2

@@ -247,11 +247,11 @@ def test_daily_closes_hand_over_the_last_print_and_volume_and_start_a_new_day() 
     import datetime as dt
     from decimal import Decimal
 
+    from gateway.price_history import DailyClose, daily_closes
     from oms.marketdata import Quote, TradeTick
     from risk.daily_closes import DailyCloses
 
-    got: list[tuple[dt.date, dict[str, tuple[Decimal, Decimal]]]] = []
-    closes = DailyCloses(lambda date, rows: got.append((date, rows)))
+    closes = DailyCloses()
     ts = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
     for px, qty in (("10.00", "100"), ("10.50", "50"), ("10.25", "25")):
         closes.on_market_data(TradeTick("ABC", Decimal(px), Decimal(qty), ts))
@@ -260,10 +260,10 @@ def test_daily_closes_hand_over_the_last_print_and_volume_and_start_a_new_day() 
     payload = {"date": "2026-01-05"}
     closes.day_close_payload(payload)
     assert payload["closes"] == {"ABC": {"close": "10.25", "volume": "175"}}
-    assert got == [(dt.date(2026, 1, 5), {"ABC": (Decimal("10.25"), Decimal("175"))})]
+    assert daily_closes(payload) == [DailyClose("ABC", dt.date(2026, 1, 5), 10.25, 175)]
     empty = {"date": "2026-01-06"}
-    closes.day_close_payload(empty)  # no print that day: nothing handed over
-    assert empty["closes"] == {} and len(got) == 1
+    closes.day_close_payload(empty)  # no print that day: nothing to write
+    assert empty["closes"] == {} and daily_closes(empty) == []
 
 
 def test_book_var_runs_the_asked_methods_and_says_when_history_is_short() -> None:
