@@ -15,6 +15,8 @@ directory. Modes:
   process, no server (`bench_matching.py`).
 - `--upstream N`: ack and fill latency through an upstream FIX venue
   (`gateway/bench_upstream.py`).
+- `--var`: Monte Carlo and historical VaR on a 500-symbol book, no server
+  (`gateway/bench_var.py`).
 
 The load generator runs in this process, the servers in their own.
 """
@@ -321,6 +323,11 @@ def bench_main(args: argparse.Namespace) -> int:
               f"  correlation check, {r['symbols']} symbols x 60 returns "
               f"{r['correlation_check_ms']:.2f} ms")
         return 0
+    if args.var:
+        from gateway.bench_var import format_var_bench, run_var_bench
+        v = run_var_bench()
+        print(json.dumps(v) if args.json else format_var_bench(v))
+        return 0
     if args.replay:
         from gateway.bench_recovery import run_recovery
         results = run_recovery(args.replay)
@@ -448,5 +455,7 @@ def add_bench_parser(subparsers: Any) -> None:
     p.add_argument("--stress", type=int, default=0, metavar="N",
                    help="stress tests and a correlation check on a book of N positions, "
                         "in this process")
+    p.add_argument("--var", action="store_true",
+                   help="Monte Carlo and historical VaR on a 500-symbol book, in this process")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_main)

@@ -1,4 +1,5 @@
-"""`fixgate` command line: serve, client, bench, profile, venue-sim, hash-password."""
+"""`fixgate` command line: serve, client, bench, profile, venue-sim, prices, risk,
+hash-password."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.bench import add_bench_parser
     from gateway.fix_client import add_client_parser
     from gateway.profiles import add_profile_parser
+    from gateway.risk_cli import add_risk_parsers
     from gateway.venues.fix_sim_acceptor import add_venue_sim_parser
 
     parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_parser(sub)
     add_profile_parser(sub)
     add_venue_sim_parser(sub)
+    add_risk_parsers(sub)
     return parser
 
 

@@ -145,6 +145,17 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True)
+class VarConfig:
+    """[var]: what GET /risk/var measures against."""
+
+    benchmark: str = "SPY"        # beta and benchmark-equivalent exposure
+    history_days: int = 500       # daily returns used, the newest
+    monte_carlo_paths: int = 50_000
+    monte_carlo_dist: str = "normal"  # or "t" (Student-t paths)
+    t_df: float = 5.0             # degrees of freedom of the Student-t paths
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("var")
     log_format: str = "console"
@@ -158,6 +169,7 @@ class Config:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     trading: TradingCalendar = field(default_factory=TradingCalendar)  # the trading day
     risk: RiskAnalyticsConfig = field(default_factory=lambda: RiskAnalyticsConfig())
+    var: VarConfig = field(default_factory=lambda: VarConfig())
 
 
 @dataclass(frozen=True)
@@ -174,7 +186,7 @@ class RiskAnalyticsConfig:
 
 
 _SECTIONS = {"server", "database", "fix", "api", "venues", "limits", "compliance", "instruments",
-             "execution", "trading", "risk"}
+             "execution", "trading", "risk", "var"}
 VALID_BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
 LOG_FORMATS = ("console", "json")
 API_ROLES = ("admin", "risk", "compliance", "viewer")
@@ -480,6 +492,24 @@ def parse_config(text: str, *, base_dir: Path | None = None) -> Config:
         execution=execution,
         trading=trading,
         risk=risk,
+        var=_var(raw.get("var", {})),
+    )
+
+
+def _var(table: Any) -> VarConfig:
+    t = _take(table, "var", {"benchmark", "history_days", "monte_carlo_paths",
+                             "monte_carlo_dist", "t_df"})
+    df = _number(t, "t_df", "var", 5.0)
+    if df <= 2:
+        raise ConfigError(f"[var] t_df must be more than 2 (a finite variance), got {df}")
+    return VarConfig(
+        benchmark=_string(t, "benchmark", "var", "SPY").upper(),
+        history_days=_integer(t, "history_days", "var", 500, low=20, high=10_000),
+        monte_carlo_paths=_integer(t, "monte_carlo_paths", "var", 50_000, low=1_000,
+                                   high=1_000_000),
+        monte_carlo_dist=_string(t, "monte_carlo_dist", "var", "normal",
+                                 choices=("normal", "t")),
+        t_df=df,
     )
 
 

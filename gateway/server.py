@@ -21,6 +21,7 @@ import structlog
 import uvicorn
 
 from compliance.desk import RiskDesk
+from gateway import price_history
 from gateway.api.app import ApiContext, create_app
 from gateway.config import Config
 from gateway.database import EmbeddedPostgres, migrate
@@ -29,12 +30,15 @@ from gateway.fix.mapping import Command
 from gateway.gc_watch import GcWatch
 from gateway.journal_pg import PostgresJournal
 from gateway.passwords import is_hashed
+from gateway.price_history import DailyClose, daily_closes
 from gateway.stress import StressDesk
 from gateway.venues import build_venue
 from oms.execution.profile import profile_for
 from oms.instruments import Universe
 from oms.service import OrderService
+from oms.trading_day import DAY_CLOSED
 from oms.universe import default_universe
+from risk.daily_closes import DailyCloses
 from risk.monitor import RiskMonitor
 
 log = structlog.get_logger("server")
@@ -70,6 +74,8 @@ class Server:
         self._api: uvicorn.Server | None = None
         self._api_task: asyncio.Task[Any] | None = None
         self.gc_watch = GcWatch()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._replayed_closes: list[DailyClose] = []
 
     async def start(self) -> None:
         cfg = self.config
@@ -96,6 +102,21 @@ class Server:
             volume_profile=functools.partial(profile_for, cfg.execution.profiles))
         self.monitor = monitor
         self.stress = StressDesk.build(self.service, cfg.risk)
+        # The sim's last print of each trading date becomes that date's close in the
+        # price history (GET /risk/var). The closes ride in the journaled day_closed
+        # event; the table is written from the event (after its commit, off the order
+        # path), and at start from the replayed events, so a kill -9 loses none.
+        closes = DailyCloses()
+        for v in cfg.venues:
+            if v.kind == "sim":
+                venues[v.name].subscribe(closes.on_market_data)
+        self.service.trading_day.contributors.append(closes.day_close_payload)
+        applied = self.service.controls[DAY_CLOSED]
+
+        def day_closed(payload: dict[str, Any]) -> None:
+            applied(payload)
+            self._on_day_closed(payload)
+        self.service.controls[DAY_CLOSED] = day_closed
         began = time.perf_counter()
         # Replay allocates an object or more per event and frees few: with the collector
         # on, its full passes over the growing heap cost more than the replay itself.
@@ -105,6 +126,9 @@ class Server:
         finally:
             gc.freeze()  # what replay built lives for the whole run: out of the GC's way
             gc.enable()
+        if self._replayed_closes:
+            await price_history.upsert(self.pool, self._replayed_closes, "sim", replace=False)
+            self._replayed_closes = []
         log.info("journal replayed", events=self.service.replayed,
                  seconds=round(time.perf_counter() - began, 2),
                  open_orders=len(self.service.working_orders()))
@@ -132,6 +156,8 @@ class Server:
                 runtime=self.gc_watch.state,
                 venue_kinds={v.name: v.kind for v in cfg.venues},
                 stress=self.stress,
+                price_history=functools.partial(price_history.load_closes, self.pool),
+                var=cfg.var,
             )
         )
         self._api = uvicorn.Server(
@@ -162,6 +188,28 @@ class Server:
             data_dir=str(self.data_dir),
         )
 
+    def _on_day_closed(self, payload: dict[str, Any]) -> None:
+        rows = daily_closes(payload)
+        if not rows or self.service is None:
+            return
+        if not self.service.started:  # replay: written (where absent) once it is done
+            self._replayed_closes += rows
+            return
+        self.service.queue.after_commit(functools.partial(self._store_closes, rows))
+
+    def _store_closes(self, rows: list[DailyClose]) -> None:
+        if self.pool is None:
+            return
+        task = asyncio.get_running_loop().create_task(
+            price_history.upsert(self.pool, rows, "sim"), name="price-history")
+        self._background.add(task)
+        task.add_done_callback(self._stored)
+
+    def _stored(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("daily closes not written to the price history", error=str(task.exception()))
+
     def _dispatch(self, cmd: Command) -> None:
         assert self.service is not None
         self.service.handle(cmd)
@@ -184,6 +232,8 @@ class Server:
         if self.service is not None:
             with contextlib.suppress(Exception):
                 await self.service.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self.journal is not None:
             await self.journal.close()
         if self.pool is not None:

@@ -26,6 +26,7 @@ from gateway.api.risk_routes import wait_until_canceled
 from gateway.api.stress_routes import router as stress_router
 from gateway.api.strict import StrictRoute, clean_parameters, safe_for_json
 from gateway.api.trading_day_routes import router as trading_day_router
+from gateway.api.var_routes import router as var_router
 from oms.commands import CancelOrder
 from oms.enums import OrdStatus
 from oms.order import Order
@@ -69,6 +70,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(compliance_router)
     app.include_router(trading_day_router)
     app.include_router(stress_router)
+    app.include_router(var_router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
