@@ -19,7 +19,7 @@ from gateway.api.context import ApiContext, context
 from gateway.api.strict import StrictRoute
 from gateway.price_history import aligned_returns
 from risk.analytics.book import METHODS, BookVar, book_var
-from risk.analytics.measures import beta
+from risk.analytics.measures import beta, correlation_breakdown, ledoit_wolf
 
 router = APIRouter(route_class=StrictRoute)
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -28,7 +28,7 @@ Reader = Annotated[User, Depends(require("read"))]
 MAX_HORIZON_DAYS = 250
 MIN_BETA_DAYS = 20
 CENT = Decimal("0.01")
-PARAMETERS = ("account", "method", "confidence", "horizon_days")
+PARAMETERS = ("account", "method", "confidence", "horizon_days", "correlation_stress")
 
 
 def _signed(x: float) -> str:
@@ -56,7 +56,7 @@ def _book(ctx: ApiContext, account: str | None) -> dict[str, Decimal]:
 @router.get("/risk/var")
 async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None = None,
                    method: str | None = None, confidence: float = 0.99,
-                   horizon_days: int = 1) -> dict[str, Any]:
+                   horizon_days: int = 1, correlation_stress: float = 0.5) -> dict[str, Any]:
     # a misspelt parameter (acount=) would silently answer for the firm: refuse it
     unknown = sorted(set(request.query_params) - set(PARAMETERS))
     if unknown:
@@ -70,6 +70,9 @@ async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None
     if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
         raise HTTPException(422, f"horizon_days {horizon_days} is out of range: 1 to "
                                  f"{MAX_HORIZON_DAYS}")
+    if not 0.0 <= correlation_stress <= 1.0:
+        raise HTTPException(422, f"correlation_stress {correlation_stress} is out of range: 0 "
+                                 "(correlations as measured) to 1 (all of them 1)")
     if ctx.price_history is None:
         raise HTTPException(503, "no price history store in this server")
     cfg = ctx.var
@@ -86,7 +89,8 @@ async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None
         "gross_exposure": str(gross.quantize(CENT)), "beta": None, "benchmark": bm,
         "benchmark_equivalent_exposure": None,
         "methods": {m: {"var": "0.00", "es": "0.00"} for m in methods},
-        "components": [], "missing_history": missing, "history_days": 0, "notes": [],
+        "components": [], "correlation_breakdown": None, "missing_history": missing,
+        "history_days": 0, "notes": [],
     }
     if not have:
         if missing:
@@ -96,12 +100,17 @@ async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None
     values = np.array([float(book[s]) for s in have])
     with_bench = len(closes.get(bm, ())) >= 2
 
-    def compute() -> tuple[int, BookVar | None, tuple[float, float | None] | None]:
+    def compute() -> tuple[int, BookVar | None, tuple[float, float | None] | None,
+                           tuple[float, float] | None]:
         _, rets = aligned_returns(closes, have)
         if rets.shape[0] < 2:
-            return rets.shape[0], None, None
+            return rets.shape[0], None, None, None
         result = book_var(rets, values, confidence, horizon_days, methods,
                           paths=cfg.monte_carlo_paths, dist=cfg.monte_carlo_dist, df=cfg.t_df)
+        # Correlation breakdown: the (zero-mean) parametric VaR with every correlation
+        # pushed toward 1 (what diversification is worth when it fails, as in a crash).
+        breakdown = correlation_breakdown(ledoit_wolf(rets)[0], values, correlation_stress,
+                                          confidence, horizon_days)
         # beta on the dates the benchmark shares with the book, so a benchmark with a
         # short history never shortens the VaR's
         exposure = None
@@ -110,9 +119,9 @@ async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None
             _, both = aligned_returns(closes, cols)
             if both.shape[0] >= MIN_BETA_DAYS:
                 exposure = beta(both[:, :len(have)], both[:, cols.index(bm)], values)
-        return rets.shape[0], result, exposure
+        return rets.shape[0], result, exposure, breakdown
 
-    days, result, exposure = await asyncio.to_thread(compute)
+    days, result, exposure, breakdown = await asyncio.to_thread(compute)
     answer["history_days"] = days
     if result is None:
         answer["notes"].append(f"only {days} day(s) of returns common to the book's symbols")
@@ -120,6 +129,11 @@ async def risk_var(request: Request, ctx: Ctx, user: Reader, account: str | None
     answer["methods"] = {m: {"var": _money(r.var), "es": _money(r.es)}
                          for m, r in result.methods.items()}
     answer["notes"] += result.notes
+    if breakdown is not None:
+        base, stressed = (_money(x) for x in breakdown)
+        answer["correlation_breakdown"] = {
+            "correlation_stress": correlation_stress, "parametric_var": base,
+            "stressed_var": stressed, "change": str(Decimal(stressed) - Decimal(base))}
     answer["components"] = [
         {"symbol": s, "component_var": _signed(c),
          "marginal_var": f"{float(m):.6f}"}

@@ -75,6 +75,17 @@ def test_var_of_real_fills_on_history_imported_while_the_server_runs(server):
     assert abs(total - Decimal(body["methods"]["parametric"]["var"])) <= Decimal("0.05")
     assert all(Decimal(c["marginal_var"]) > 0 for c in comps.values())
     assert 0.5 < body["beta"] < 2.0  # AAPL and MSFT against SPY, 2020-2021
+    # Correlations pushed half-way to 1: two long positions lose more together.
+    breakdown = body["correlation_breakdown"]
+    assert breakdown["correlation_stress"] == 0.5
+    # (zero-mean parametric, so close to but not the parametric method's figure)
+    parametric = Decimal(body["methods"]["parametric"]["var"])
+    assert abs(Decimal(breakdown["parametric_var"]) - parametric) < parametric * Decimal("0.1")
+    assert Decimal(breakdown["stressed_var"]) > Decimal(breakdown["parametric_var"])
+    assert Decimal(breakdown["change"]) == (Decimal(breakdown["stressed_var"])
+                                           - Decimal(breakdown["parametric_var"]))
+    full = var(server, f"?account={ACCOUNT}&correlation_stress=1").json()["correlation_breakdown"]
+    assert Decimal(full["stressed_var"]) > Decimal(breakdown["stressed_var"])
 
     ten = var(server, f"?account={ACCOUNT}&method=parametric&horizon_days=10"
                       "&confidence=0.95").json()
@@ -103,6 +114,7 @@ def test_var_of_real_fills_on_history_imported_while_the_server_runs(server):
     ("?horizon_days=ten", "horizon_days"),
     ("?confidence=nan", "confidence nan is out of range"),
     ("?acount=ACC1", "unknown query parameter(s) acount"),
+    ("?correlation_stress=1.5", "correlation_stress 1.5 is out of range"),
 ])
 def test_var_refuses_bad_parameters_with_a_message(server, query, words):
     r = var(server, query)
