@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import getpass
 import sys
-from pathlib import Path
 
 from gateway.config import ConfigError, load_config
 
@@ -19,12 +18,10 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.server import serve
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, args.data_dir)
     except ConfigError as exc:
         print(f"fixgate: {exc}", file=sys.stderr)
         return 2
-    if args.data_dir:
-        config = dataclasses.replace(config, data_dir=Path(args.data_dir))
     if args.fix_port is not None:
         config = dataclasses.replace(
             config, fix=dataclasses.replace(config.fix, port=args.fix_port)

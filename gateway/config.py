@@ -7,6 +7,7 @@ falls back to a default.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import tomllib
@@ -678,12 +679,18 @@ def _compliance(table: Any) -> ComplianceRules:
     )
 
 
-def load_config(path: str | Path | None) -> Config:
+def load_config(path: str | Path | None, data_dir: str | Path | None = None) -> Config:
+    """The config file (the demo config without one); `data_dir` overrides
+    server.data_dir, as the commands' --data-dir does."""
     if path is None:
-        return parse_config(DEMO_CONFIG)
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {p}: {exc}") from exc
-    return parse_config(text)
+        config = parse_config(DEMO_CONFIG)
+    else:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {p}: {exc}") from exc
+        config = parse_config(text)
+    if data_dir:
+        config = dataclasses.replace(config, data_dir=Path(data_dir))
+    return config

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import sys
@@ -48,12 +47,10 @@ async def _import(config: Config, files: list[Path]) -> list[tuple[str, int]]:
 
 def _prices_import(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, args.data_dir)
     except ConfigError as exc:
         print(f"fixgate: {exc}", file=sys.stderr)
         return 2
-    if args.data_dir:
-        config = dataclasses.replace(config, data_dir=Path(args.data_dir))
     files = [Path(f) for f in args.csv]
     for f in files:
         if not f.is_file():

@@ -28,7 +28,7 @@ class OrderEvent:
 
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, optional, encode in _payload_fields(type(self)):
+        for name, optional, encode in _codec(type(self))[0]:
             value = getattr(self, name)
             if value is None:
                 if optional:
@@ -49,7 +49,7 @@ class OrderEvent:
         event = object.__new__(cls)
         _SET_ORDER_ID(event, order_id)
         _SET_TS(event, ts)
-        for name, decode, setter, default in _decoders(cls):
+        for name, decode, setter, default in _codec(cls)[1]:
             value = payload.get(name, _MISSING)
             if value is _MISSING:
                 if default is _MISSING:
@@ -68,53 +68,33 @@ def _datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def _payload_fields(cls: type) -> tuple[tuple[str, bool, Any], ...]:
-    """The fields an event stores, each with whether None is its default and how to
-    write it (every event is journaled: worked out once per class, so writing one is
-    a getattr per field, not a type test)."""
-    names = _FIELDS.get(cls)
-    if names is None:
-        fields = []
-        for f in dataclasses.fields(cls):
-            if f.name in ("order_id", "ts"):
-                continue
-            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-            encode: Any = None
-            if kind.startswith("Decimal"):
-                encode = str
-            elif kind.startswith(("Side", "OrdType", "TimeInForce")):
-                encode = _enum_value
-            fields.append((f.name, f.default is None, encode))
-        names = _FIELDS[cls] = tuple(fields)
-    return names
+Writer = tuple[tuple[str, bool, Any], ...]  # (field, None is its default, encode)
+Reader = tuple[tuple[str, Any, Any, Any], ...]  # (field, decode, slot setter, default)
+_CODECS: dict[type, tuple[Writer, Reader]] = {}
+_ENUMS = (("Side", Side), ("OrdType", OrdType), ("TimeInForce", TimeInForce))
 
 
-def _enum_value(member: Any) -> Any:
-    return member.value
-
-
-_FIELDS: dict[type, tuple[tuple[str, bool, Any], ...]] = {}
-_DECODERS: dict[type, tuple[tuple[str, Any, Any, Any], ...]] = {}
-
-
-def _decoders(cls: type) -> tuple[tuple[str, Any, Any, Any], ...]:
-    """(field, how to read it back, its slot's setter, its default) per stored field,
-    worked out once per class."""
-    known = _DECODERS.get(cls)
+def _codec(cls: type) -> tuple[Writer, Reader]:
+    """How each stored field of an event class is written and read back, worked out once
+    per class from its annotations: every event is journaled and replayed, so writing or
+    reading one is a getattr or a slot set per field, not a type test."""
+    known = _CODECS.get(cls)
     if known is not None:
         return known
-    out = []
+    write, read = [], []
     for f in dataclasses.fields(cls):
         if f.name in ("order_id", "ts"):
             continue
-        name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        encode: Any = None
         decode: Any = None
-        if name.startswith("Decimal"):
-            decode = Decimal
-        elif name.startswith("datetime"):  # stored as ISO 8601 (orjson's datetime form)
+        if kind.startswith("Decimal"):
+            encode, decode = str, Decimal
+        elif kind.startswith("datetime"):  # orjson writes ISO 8601 itself
             decode = _datetime
-        for prefix, enum in (("Side", Side), ("OrdType", OrdType), ("TimeInForce", TimeInForce)):
-            if name.startswith(prefix):
+        for prefix, enum in _ENUMS:
+            if kind.startswith(prefix):
+                encode = _enum_value
                 decode = enum._value2member_map_.__getitem__  # a dict lookup, not Enum()
         default: Any = _MISSING
         if f.default is not dataclasses.MISSING:
@@ -123,9 +103,14 @@ def _decoders(cls: type) -> tuple[tuple[str, Any, Any, Any], ...]:
                 default = (lambda v: lambda: v)(default)
         elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory
-        out.append((f.name, decode, getattr(cls, f.name).__set__, default))
-    _DECODERS[cls] = tuple(out)
-    return _DECODERS[cls]
+        write.append((f.name, f.default is None, encode))
+        read.append((f.name, decode, getattr(cls, f.name).__set__, default))
+    known = _CODECS[cls] = (tuple(write), tuple(read))
+    return known
+
+
+def _enum_value(member: Any) -> Any:
+    return member.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -172,7 +172,7 @@ class Order:
     def avg_px(self) -> Decimal:
         if not self.cum_qty:
             return Decimal(0)
-        return _tidy((self.notional / self.cum_qty).quantize(AVG_PX_QUANTUM))
+        return tidy((self.notional / self.cum_qty).quantize(AVG_PX_QUANTUM))
 
     @property
     def is_open(self) -> bool:
@@ -334,7 +334,7 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _tidy(value: Decimal) -> Decimal:
+def tidy(value: Decimal) -> Decimal:
     """Drop trailing zeros without switching to exponent notation (170, not 1.7E+2)."""
     value = value.normalize()
     return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]

@@ -287,7 +287,8 @@ INBOUND: dict[str, Callable[..., Command]] = {
 }
 
 
-def _fmt(value: Decimal) -> str:
+def fmt(value: Decimal) -> str:
+    """A FIX decimal: plain notation, no trailing zeros."""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -328,16 +329,16 @@ def execution_report(r: ExecutionReport, begin_string: str) -> list[tuple[int, s
         fields.append((40, r.ord_type))
     if r.time_in_force:
         fields.append((59, r.time_in_force))
-    fields.append((38, _fmt(r.qty)))
+    fields.append((38, fmt(r.qty)))
     if r.price is not None:
-        fields.append((44, _fmt(r.price)))
+        fields.append((44, fmt(r.price)))
     if r.stop_px is not None:
-        fields.append((99, _fmt(r.stop_px)))
+        fields.append((99, fmt(r.stop_px)))
     if r.exec_type is ExecType.TRADE:
-        fields += [(32, _fmt(r.last_qty)), (31, _fmt(r.last_px))]
+        fields += [(32, fmt(r.last_qty)), (31, fmt(r.last_px))]
         if r.last_mkt:
             fields.append((30, r.last_mkt))
-    fields += [(14, _fmt(r.cum_qty)), (151, _fmt(r.leaves_qty)), (6, _fmt(r.avg_px))]
+    fields += [(14, fmt(r.cum_qty)), (151, fmt(r.leaves_qty)), (6, fmt(r.avg_px))]
     if r.ord_rej_reason is not None and r.ord_status is OrdStatus.REJECTED:
         fields.append((103, str(r.ord_rej_reason)))
     if r.text:

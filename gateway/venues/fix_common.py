@@ -27,11 +27,6 @@ def decimal(fields: Mapping[int, str], tag: int) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def fmt(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def send(session_id: Any, begin_string: str, msg_type: str, body: Body) -> bool:
     """Hand one application message to quickfix (header, length and checksum are its)."""
     msg = fix.Message(f"8={begin_string}\x019=0\x0135={msg_type}\x01{render(body)}10=000\x01",

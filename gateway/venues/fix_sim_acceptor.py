@@ -37,8 +37,8 @@ from typing import Any
 import quickfix as fix
 import structlog
 
-from gateway.fix.mapping import Body, fields_of, transact_time
-from gateway.venues.fix_common import decimal, fmt, run_tag, send, write_settings
+from gateway.fix.mapping import Body, fields_of, fmt, transact_time
+from gateway.venues.fix_common import decimal, run_tag, send, write_settings
 from gateway.venues.sim import SimExchange
 from oms.enums import OrdStatus, OrdType, Side, TimeInForce
 from oms.instruments import Universe

@@ -51,8 +51,8 @@ from typing import Any
 import quickfix as fix
 import structlog
 
-from gateway.fix.mapping import Body, fields_of, transact_time
-from gateway.venues.fix_common import decimal, fmt, run_tag, send, write_settings
+from gateway.fix.mapping import Body, fields_of, fmt, transact_time
+from gateway.venues.fix_common import decimal, run_tag, send, write_settings
 from gateway.venues.timing import LoopTimers, Pipe, Timers
 from oms.marketdata import MarketDataHandler, TradeTick
 from oms.venue import (

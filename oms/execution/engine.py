@@ -35,7 +35,7 @@ from oms.execution.profile import VolumeProfile
 from oms.execution.router import VenueBook, route
 from oms.gates import Denial
 from oms.marketdata import TradeTick
-from oms.order import Order
+from oms.order import Order, tidy
 
 log = structlog.get_logger("oms.execution")
 
@@ -85,7 +85,6 @@ class _Run:
     vwap_notional: Decimal = Decimal(0)
     problem: str = ""  # why the last child did not trade, for the final Text(58)
     finishing: str | None = None  # the reason the parent will end with, once children are off
-    sent: int = 0
     routings: int = 0
     exhausted: bool = False  # a routed market or IOC remainder that has nowhere to rest
 
@@ -250,10 +249,10 @@ class AlgoEngine:
         if left <= 0 or run.finishing is not None or parent.is_pending_request:
             return
         if run.exhausted:
-            self._finish(run, f"{_fmt(left)} unfilled: {run.problem}")
+            self._finish(run, f"{tidy(left)} unfilled: {run.problem}")
             return
         if run.routings >= MAX_ROUTINGS:
-            self._finish(run, f"routed {run.routings} times, {_fmt(left)} unfilled: "
+            self._finish(run, f"routed {run.routings} times, {tidy(left)} unfilled: "
                               f"{run.problem or 'no venue filled it'}")
             return
         run.routings += 1
@@ -276,7 +275,7 @@ class AlgoEngine:
             else:
                 sent = True
         if not sent:
-            self._finish(run, f"{_fmt(left)} unfilled: {run.problem or decided.reason}")
+            self._finish(run, f"{tidy(left)} unfilled: {run.problem or decided.reason}")
         elif decided.unrouted or (ioc and any(p.resting for p in decided.decision)):
             run.problem = decided.reason
             run.exhausted = True
@@ -326,7 +325,6 @@ class AlgoEngine:
             denial = self.desk.send_child(parent, want)
             if denial is not None:
                 run.problem = denial.reason
-            run.sent += 1
         if rearm:
             self._arm(run, self._next_wake(run, now))
 
@@ -345,7 +343,7 @@ class AlgoEngine:
         leaves = parent.qty - parent.cum_qty
         why = run.problem or (f"limit price {parent.price} not reached"
                               if parent.price is not None else "not enough liquidity")
-        return f"{run.spec.strategy} window ended with {_fmt(leaves)} unfilled: {why}"
+        return f"{run.spec.strategy} window ended with {tidy(leaves)} unfilled: {why}"
 
     def _finish(self, run: _Run, reason: str) -> None:
         run.finishing = reason
@@ -385,10 +383,3 @@ class AlgoEngine:
 
     def _working(self, parent: Order) -> Decimal:
         return sum((c.qty - c.cum_qty for c in self._open_children(parent)), Decimal(0))
-
-
-def _fmt(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return text

@@ -41,6 +41,7 @@ from oms.enums import OrdType, TimeInForce
 from oms.execution.router import VenueBook
 from oms.instruments import Universe
 from oms.marketdata import MarketDataHandler, Quote, TradeTick
+from oms.order import tidy
 from oms.venue import (
     VenueAccepted,
     VenueCanceled,
@@ -366,7 +367,7 @@ class SimExchange:
     def _client_fill(self, order_id: str, fill: Fill, fee_bps: Decimal) -> None:
         working = self._working[order_id]
         working.leaves -= fill.qty
-        fee = _tidy(fill.price * fill.qty * fee_bps.scaleb(-4)) if fee_bps else Decimal(0)
+        fee = tidy(fill.price * fill.qty * fee_bps.scaleb(-4)) if fee_bps else Decimal(0)
         self._outbox.append(VenueFill(order_id, fill.qty, fill.price, fill.trade_id, fee))
         if working.leaves == 0:
             self._finish(order_id, _FILLED)
@@ -410,12 +411,6 @@ class SimExchange:
     def _tell(self, event: VenueEvent) -> None:
         if self._listener is not None:
             self._listener.on_venue_event(event)
-
-
-def _tidy(amount: Decimal) -> Decimal:
-    """Exact, without trailing zeros or an exponent: 0.8671000 -> 0.8671, 1E+2 -> 100."""
-    amount = amount.normalize()
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
 def _call(action: Callable[[], None]) -> None:
